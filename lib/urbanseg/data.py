@@ -152,3 +152,165 @@ def read_label_ids(path: str | Path) -> np.ndarray:
 def read_train_ids(path: str | Path) -> np.ndarray:
     """A labelIds PNG mapped to train ids (0..18, 255 ignored)."""
     return labels_to_train_ids(read_label_ids(path))
+
+
+# --------------------------------------------------------------------------------------------
+# Preprocessing cache: decode once, resize to the training size, keep uint8 PNGs on disk.
+
+
+def _resize(array: np.ndarray, size: tuple[int, int], resample: int) -> np.ndarray:
+    height, width = size
+    if array.shape[:2] == (height, width):
+        return array
+    return np.asarray(Image.fromarray(array).resize((width, height), resample=resample))
+
+
+def load_pair(sample: Sample, size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """RGB uint8 image and uint8 train-id mask of a sample, resized to ``size`` (H, W) if given:
+    bilinear for the image, nearest for the mask (a mask is never interpolated)."""
+    image = read_png(sample.image, mode="RGB")
+    if sample.label is None:
+        raise InputError(f"{sample.image}: the {sample.split} split has no labels for {sample.stem}")
+    train_ids = read_train_ids(sample.label)
+    if train_ids.shape != image.shape[:2]:
+        raise InputError(
+            f"{sample.label}: size {train_ids.shape[1]}x{train_ids.shape[0]} differs from its image "
+            f"{image.shape[1]}x{image.shape[0]}"
+        )
+    if size is not None:
+        image = _resize(image, size, Image.BILINEAR)
+        train_ids = _resize(train_ids, size, Image.NEAREST)
+    return image, train_ids
+
+
+def default_cache_dir() -> Path:
+    import os
+
+    return Path(os.environ.get("URBANSEG_CACHE", "~/.cache/urbanseg")).expanduser() / "preprocessed"
+
+
+def _cache_key(samples: list[Sample], size: tuple[int, int]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(f"v1 {size}".encode())
+    for sample in samples:
+        for path in (sample.image, sample.label):
+            stat = path.stat()
+            digest.update(f"{path.resolve()} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:20]
+
+
+def build_cache(
+    samples: list[Sample],
+    size: tuple[int, int],
+    *,
+    cache_dir: str | Path | None = None,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> tuple[list[str], list[str]]:
+    """Resize every sample once to ``size`` and store it as uint8 PNGs (image RGB, train ids L).
+
+    The cache folder is named by a hash of the source files (path, size, mtime) and the target
+    size, so a changed input makes a new cache; a cache is written to a temporary folder and
+    renamed when complete. Returns the image and mask paths, in the order of ``samples``.
+    """
+    import os
+    import shutil
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    folder = Path(cache_dir or default_cache_dir()) / _cache_key(samples, size)
+    paths = (
+        [str(folder / f"{s.stem}_image.png") for s in samples],
+        [str(folder / f"{s.stem}_mask.png") for s in samples],
+    )
+    if folder.is_dir():
+        log.debug("preprocessing cache hit: %s", folder)
+        return paths
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+
+    def convert(sample: Sample) -> None:
+        image, train_ids = load_pair(sample, size)
+        Image.fromarray(image).save(staging / f"{sample.stem}_image.png", compress_level=1)
+        Image.fromarray(train_ids).save(staging / f"{sample.stem}_mask.png", compress_level=1)
+
+    try:
+        with ThreadPoolExecutor(jobs or os.cpu_count() or 2) as pool:
+            work = pool.map(convert, samples)
+            for _ in tqdm(work, total=len(samples), desc=f"cache {size[0]}x{size[1]}",
+                          disable=not progress, leave=False):
+                pass
+        os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return paths
+
+
+# --------------------------------------------------------------------------------------------
+# tf.data: streaming batches, memory flat in the number of images.
+
+
+def make_dataset(
+    samples: list[Sample],
+    size: tuple[int, int],
+    batch_size: int,
+    *,
+    training: bool = False,
+    seed: int = 0,
+    scale_range: tuple[float, float] = (0.75, 1.5),
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+):
+    """A ``tf.data.Dataset`` of ``(float32 image in [0, 255], int32 train ids)`` batches.
+
+    Images stay uint8 on disk and in the pipeline; each batch is cast to float32 only when it
+    is produced. With ``training``: reshuffled every epoch, random horizontal flip and random
+    scale-crop (bilinear image, nearest mask, padding 255 in the mask), full batches only.
+    Augmentation uses stateless random ops seeded from ``seed``, so a run is repeatable.
+    """
+    import tensorflow as tf
+
+    height, width = size
+    image_paths, mask_paths = build_cache(samples, size, cache_dir=cache_dir, progress=progress)
+
+    def load(image_path, mask_path):
+        image = tf.io.decode_png(tf.io.read_file(image_path), channels=3)
+        mask = tf.io.decode_png(tf.io.read_file(mask_path), channels=1)
+        image.set_shape((height, width, 3))
+        mask.set_shape((height, width, 1))
+        return image, mask
+
+    def augment(pair, seeds):
+        image, mask = pair
+        flip_seed, scale_seed, crop_seed = seeds[0], seeds[1], seeds[2]
+        if tf.random.stateless_uniform((), flip_seed) < 0.5:
+            image, mask = tf.image.flip_left_right(image), tf.image.flip_left_right(mask)
+        scale = tf.random.stateless_uniform((), scale_seed, *scale_range)
+        new_size = tf.cast(tf.math.ceil(scale * tf.constant([height, width], tf.float32)), tf.int32)
+        image = tf.image.resize(image, new_size, method="bilinear")
+        mask = tf.image.resize(mask, new_size, method="nearest")
+        # pad (image 0, mask 255) to at least the crop size, then crop image and mask together
+        pad_h, pad_w = tf.maximum(height - new_size[0], 0), tf.maximum(width - new_size[1], 0)
+        image = tf.pad(image, [[0, pad_h], [0, pad_w], [0, 0]])
+        mask = tf.pad(tf.cast(mask, tf.int32) - 255, [[0, pad_h], [0, pad_w], [0, 0]]) + 255
+        stacked = tf.concat([image, tf.cast(mask, tf.float32)], axis=-1)
+        stacked = tf.image.stateless_random_crop(stacked, (height, width, 4), crop_seed)
+        image = tf.cast(tf.clip_by_value(tf.round(stacked[..., :3]), 0, 255), tf.uint8)
+        return image, tf.cast(stacked[..., 3:], tf.uint8)
+
+    def to_model(image, mask):
+        return tf.cast(image, tf.float32), tf.cast(mask[..., 0], tf.int32)
+
+    dataset = tf.data.Dataset.from_tensor_slices((image_paths, mask_paths))
+    if training:
+        dataset = dataset.shuffle(len(samples), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    if training:
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(6).map(lambda s: tf.reshape(s, (3, 2)))
+        dataset = tf.data.Dataset.zip((dataset, seeds)).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=training and len(samples) >= batch_size)
+    return dataset.map(to_model, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

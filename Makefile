@@ -1,0 +1,76 @@
+# urbanseg — `make report` runs the whole study, `make test` runs the tests.
+# Both set themselves up on a fresh clone: a virtual environment in .venv, the project installed
+# in it, and the Jupyter kernel "urbanseg" registered inside it.
+#
+# Variables (passed through to every notebook):
+#   DATA=/path/to/cityscapes   the real data set (default: the embedded synthetic tree)
+#   MODELS="unet fcn"          which notebooks to run (default: all in notebooks/)
+#   EPOCHS=20                  training epochs
+#   SIZE=256x512               training resolution HxW (multiples of 32)
+#   JOBS=2                     notebooks run at once
+#   FORCE=1                    rerun models whose results are complete
+#   GPU=1                      `make setup` installs TensorFlow with CUDA instead of the CPU build
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.stamp-setup
+JOBS   ?= 1
+
+RUN_ARGS := $(if $(DATA),--root $(DATA)) \
+            $(if $(EPOCHS),-p epochs $(EPOCHS)) \
+            $(if $(SIZE),-p image_height $(word 1,$(subst x, ,$(SIZE))) -p image_width $(word 2,$(subst x, ,$(SIZE)))) \
+            $(if $(FORCE),--force) --jobs $(JOBS)
+
+.PHONY: help setup report test test-fast lab bench clean distclean
+
+help:
+	@echo "make report   run every model notebook and render report/relatorio.{html,pdf}"
+	@echo "make test     run the test suite"
+	@echo "make setup    create .venv, install urbanseg, register the Jupyter kernel"
+	@echo "make lab      open the notebooks in JupyterLab"
+	@echo "make bench    benchmarks (evaluation speed vs the official script, training speed)"
+	@echo "make clean    remove results/ and the generated report"
+	@echo "variables: DATA= MODELS= EPOCHS= SIZE=HxW JOBS= FORCE=1 GPU=1"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.10+ or run make PYTHON=/path/to/python3"; exit 2; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+ifeq ($(GPU),1)
+	$(BIN)/python -m pip uninstall --yes --quiet tensorflow-cpu || true
+	$(BIN)/python -m pip install --quiet -e '.[test,gpu]'
+else
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+endif
+	$(BIN)/python -m ipykernel install --sys-prefix --name urbanseg --display-name "Python (urbanseg)" >/dev/null
+	@touch $@
+	@echo "environment ready: $(VENV) (kernel 'urbanseg')"
+
+report: setup
+	@status=0; \
+	$(BIN)/urbanseg run $(MODELS) $(RUN_ARGS) || status=$$?; \
+	$(BIN)/urbanseg report || exit $$?; \
+	exit $$status
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+lab: setup
+	$(BIN)/python -m pip install --quiet -e '.[test,jupyter]'
+	$(BIN)/jupyter lab notebooks/
+
+bench: setup
+	$(BIN)/python benchmarks/bench_evaluate.py
+	$(BIN)/python benchmarks/bench_train.py
+
+clean:
+	rm -rf results report/*.html report/*.pdf report/notebooks
+
+distclean: clean
+	rm -rf $(VENV) lib/*.egg-info .pytest_cache

@@ -1,0 +1,179 @@
+"""The ``urbanseg`` command line. Every command exits 0 on success and 2 on bad input, with a
+one-line message naming the file or value at fault (never a bare traceback)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import InputError
+
+log = logging.getLogger("urbanseg")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        height, width = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected HxW, e.g. 256x512") from None
+    return height, width
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a count >= 0")
+    return value
+
+
+def cmd_synth(args) -> int:
+    from .synth import generate
+
+    counts = generate(args.out, train=args.train, val=args.val, test=args.test,
+                      size=args.size, seed=args.seed, progress=not args.quiet)
+    print(f"{args.out}: " + ", ".join(f"{n} {split}" for split, n in counts.items())
+          + f" images at {args.size[0]}x{args.size[1]}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .check import check_tree, format_report
+
+    report = check_tree(args.root, decode=not args.quick, progress=not args.quiet)
+    print(format_report(report))
+    if report.problems:
+        raise InputError(f"{args.root}: {len(report.problems)} problem(s) found (listed above)")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluation import evaluate_predictions, format_table, write_json
+
+    metrics = evaluate_predictions(args.root, args.pred, args.split, instances=not args.no_instances,
+                                   jobs=args.jobs, progress=not args.quiet)
+    print(format_table(metrics))
+    if args.json:
+        write_json(metrics, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .runner import load_params_file, parse_overrides, run_models
+
+    parameters = {}
+    for path in args.params_file or []:
+        parameters.update(load_params_file(path))
+    parameters.update(parse_overrides(args.parameter or []))
+    if args.root is not None:
+        parameters["data_root"] = args.root
+    summary = run_models(args.models or None, notebooks_dir=args.notebooks, results_dir=args.results,
+                         parameters=parameters, jobs=args.jobs, force=args.force,
+                         timeout=args.timeout, progress=not args.quiet)
+    print(summary.format())
+    return summary.exit_code
+
+
+def cmd_report(args) -> int:
+    from .report import render_report
+
+    paths = render_report(args.results, args.out, lang=args.lang, pdf=not args.no_pdf)
+    for path in paths.values():
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .experiment import predict_split
+
+    count = predict_split(args.run, args.root, args.split, args.out, progress=not args.quiet)
+    print(f"wrote {count} labelIds PNGs to {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="urbanseg",
+        description="Comparative semantic-segmentation studies on Cityscapes.",
+        epilog="Run 'urbanseg COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"urbanseg {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info messages")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = commands.add_parser("synth", help="generate a synthetic Cityscapes-format data set")
+    p.add_argument("out", type=Path, help="folder to create (must not exist or be empty)")
+    p.add_argument("--train", type=_count, default=64, help="train images (default 64)")
+    p.add_argument("--val", type=_count, default=24, help="val images (default 24)")
+    p.add_argument("--test", type=_count, default=8, help="test images (default 8)")
+    p.add_argument("--size", type=_size, default=(256, 512), metavar="HxW", help="image size (default 256x512)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.set_defaults(func=cmd_synth)
+
+    p = commands.add_parser("check", help="validate a Cityscapes tree; counts per split and city")
+    p.add_argument("root", type=Path, help="Cityscapes root (with leftImg8bit/ and gtFine/)")
+    p.add_argument("--quick", action="store_true", help="check names and pairs only, decode no PNG")
+    p.set_defaults(func=cmd_check)
+
+    p = commands.add_parser("evaluate", help="score official-format predictions like cityscapesScripts")
+    p.add_argument("--root", type=Path, required=True, help="Cityscapes root with the ground truth")
+    p.add_argument("--pred", type=Path, required=True, help="folder of labelIds PNGs, one per image")
+    p.add_argument("--split", default="val", choices=("train", "val"), help="split to score (default val)")
+    p.add_argument("--json", type=Path, help="also write the metrics to this JSON file")
+    p.add_argument("--no-instances", action="store_true", help="skip the instance-level iIoU")
+    p.add_argument("--jobs", type=int, default=None, help="decoding threads (default: all cores)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = commands.add_parser("run", help="run model notebooks with papermill (default: all)")
+    p.add_argument("models", nargs="*", metavar="MODEL", help="notebook names (default: every notebook)")
+    p.add_argument("--root", default=None, help="Cityscapes root (default: the embedded synthetic tree)")
+    p.add_argument("--results", default="results", help="results folder (default results/)")
+    p.add_argument("--notebooks", default="notebooks", help="notebooks folder (default notebooks/)")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                   help="override a notebook parameter, e.g. -p epochs 20 (repeatable)")
+    p.add_argument("-f", "--params-file", action="append", metavar="PARAMS.yaml",
+                   help="YAML file of parameters (repeatable; -p wins)")
+    p.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default 1)")
+    p.add_argument("--force", action="store_true", help="rerun models whose results are complete")
+    p.add_argument("--timeout", type=int, default=None, help="per-cell time limit in seconds")
+    p.set_defaults(func=cmd_run)
+
+    p = commands.add_parser("report", help="render the comparative HTML/PDF report")
+    p.add_argument("--results", default="results", help="results folder (default results/)")
+    p.add_argument("--out", default="report", help="output folder (default report/)")
+    p.add_argument("--lang", default="pt", choices=("pt", "en"), help="language (default pt)")
+    p.add_argument("--no-pdf", action="store_true", help="HTML only")
+    p.set_defaults(func=cmd_report)
+
+    p = commands.add_parser("predict", help="write official-format labelIds PNGs of a trained model")
+    p.add_argument("run", type=Path, metavar="RESULTS/MODEL", help="a model's results folder")
+    p.add_argument("--root", type=Path, required=True, help="Cityscapes root")
+    p.add_argument("--split", required=True, choices=("val", "test"), help="split to predict")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.set_defaults(func=cmd_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        return args.func(args)
+    except InputError as error:
+        print(f"urbanseg: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("urbanseg: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

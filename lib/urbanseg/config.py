@@ -1,0 +1,119 @@
+"""Run parameters: one frozen dataclass, mirrored one to one by every notebook's parameters cell.
+
+Papermill only warns about a parameter a notebook does not declare; here an unknown name is an
+error, and every value is checked before any training starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data_root: str | None = None  # Cityscapes root; None: the embedded synthetic tree
+    image_height: int = 128  # training/inference size; multiples of 32
+    image_width: int = 256
+    epochs: int = 12
+    batch_size: int = 8
+    max_train_images: int | None = None  # None: the whole train split (2975 on Cityscapes)
+    max_val_images: int | None = None  # None: the whole val split (500 on Cityscapes)
+    learning_rate: float = 1e-3  # Adam, poly decay to 0 over the run
+    backbone_weights: str | None = None  # None, "imagenet" or a weights file (DeepLab, PSPNet)
+    variant: str = "default"  # "seed": the original notebook's U-Net, SegNet, FCN
+    width: float | None = None  # channel multiplier; None: the model's CPU-friendly default
+    seed: int = 0
+    results_dir: str = "results"
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
+        """Build and validate; InputError naming the first unknown or bad parameter."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise InputError(
+                f"unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(names)}"
+            )
+        config = cls(**{name: _coerce(name, value) for name, value in values.items()})
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        for name in ("image_height", "image_width"):
+            value = getattr(self, name)
+            if value < 32 or value % 32:
+                raise InputError(f"{name}={value}: must be a positive multiple of 32")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name}={getattr(self, name)}: must be at least 1")
+        for name in ("max_train_images", "max_val_images"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InputError(f"{name}={value}: must be at least 1, or None for the whole split")
+        if not self.learning_rate > 0:
+            raise InputError(f"learning_rate={self.learning_rate}: must be positive")
+        if self.variant not in ("default", "seed"):
+            raise InputError(f"variant={self.variant!r}: must be 'default' or 'seed'")
+        if self.width is not None and not self.width > 0:
+            raise InputError(f"width={self.width}: must be positive, or None for the model's default")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def digest(self, model: str) -> str:
+        """A short hash of the model name and every parameter that changes the result."""
+        values = self.to_dict()
+        values.pop("results_dir")
+        text = json.dumps({"model": model, **values}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_TYPES = {f.name: f.type for f in dataclasses.fields(RunConfig)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Accept what papermill/YAML/the command line give (strings, ints for floats, 'None')."""
+    kind = _TYPES[name]
+    optional = "None" in kind
+    if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "null", "")):
+        if optional:
+            return None
+        raise InputError(f"{name}=None: a value is required")
+    base = kind.split("|")[0].strip()
+    try:
+        if base == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if base == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name}={value!r}: expected {base}") from None
+
+
+def parameter_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(RunConfig)]
+
+
+# Names IPython itself puts in a notebook's namespace (plus papermill's none).
+_IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+
+
+def from_namespace(namespace: dict[str, Any]) -> RunConfig:
+    """The RunConfig of a notebook's parameters cell (and papermill's injected cell).
+
+    Call it first thing after the parameters: every public name then defined is a parameter,
+    so a name papermill injected that the notebook does not know is rejected here instead of
+    being silently ignored (papermill only warns about it).
+    """
+    names = {name for name in namespace if not name.startswith("_") and name not in _IPYTHON_NAMES}
+    return RunConfig.from_dict({name: namespace[name] for name in names})

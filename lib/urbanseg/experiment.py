@@ -1,0 +1,277 @@
+"""One model's run, step by step, as the notebooks call it.
+
+A notebook is narrative plus these calls::
+
+    run = Experiment("unet", RunConfig.from_dict(parameters))
+    run.data_summary(); model = run.build_model(); run.model_summary()
+    history = run.train(); metrics = run.evaluate(); run.finish()
+
+Everything lands in ``results/<model>/`` (docs/results.md), each file written atomically;
+``metrics.json`` is written last and marks the run complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from . import data, models
+from .config import RunConfig
+from .environment import environment
+from .errors import InputError
+from .evaluate import count_flops, evaluate_model, measure_inference, peak_rss_mb
+from .labels import CLASS_NAMES, NUM_CLASSES, TRAINID_TO_ID
+from .train import class_pixel_counts, fit
+
+log = logging.getLogger(__name__)
+
+NUM_SAMPLE_IMAGES = 4
+
+
+def write_atomically(path: Path, payload: bytes | str) -> None:
+    """Write a file through a temporary sibling and a rename: never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = "wb" if isinstance(payload, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            handle.write(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def save_png(array: np.ndarray, path: Path) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    write_atomically(path, buffer.getvalue())
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+class Experiment:
+    """Data, model, training, evaluation and results of one model under one RunConfig."""
+
+    def __init__(self, model_name: str, config: RunConfig, *, progress: bool = True):
+        from .synth import default_dataset_root, ensure_default_dataset
+
+        self.model_name, self.config, self.progress = model_name, config, progress
+        self.size = (config.image_height, config.image_width)
+        if config.data_root is None:
+            self.root, self.synthetic = ensure_default_dataset(), True
+        else:
+            self.root = Path(config.data_root).expanduser()
+            self.synthetic = self.root.resolve() == default_dataset_root().resolve()
+        keras.utils.set_random_seed(config.seed)
+        self.train_samples = data.select_samples(data.find_samples(self.root, "train"),
+                                                  config.max_train_images, config.seed)
+        self.val_samples = data.select_samples(data.find_samples(self.root, "val"),
+                                                config.max_val_images, config.seed)
+        sample_stems = data.select_samples(self.val_samples, NUM_SAMPLE_IMAGES, seed=0)
+        self.sample_stems = [s.stem for s in sample_stems]
+        self.out = Path(config.results_dir) / model_name
+        self.model: keras.Model | None = None
+        self.history: pd.DataFrame | None = None
+        self.metrics: dict | None = None
+        self.timing: dict[str, float] = {}
+        self._train_data = self._val_data = None
+        log.info("%s: %d train and %d val images from %s%s", model_name, len(self.train_samples),
+                 len(self.val_samples), self.root, " (synthetic)" if self.synthetic else "")
+
+    # -- data ---------------------------------------------------------------------------------
+
+    def datasets(self):
+        """The training and validation ``tf.data`` pipelines (built once, cached on disk)."""
+        if self._train_data is None:
+            cfg = self.config
+            self._train_data = data.make_dataset(self.train_samples, self.size, cfg.batch_size,
+                                                 training=True, seed=cfg.seed, progress=self.progress)
+            self._val_data = data.make_dataset(self.val_samples, self.size, cfg.batch_size,
+                                               progress=self.progress)
+        return self._train_data, self._val_data
+
+    def data_summary(self) -> pd.DataFrame:
+        """Images per split and city of this run."""
+        rows = []
+        for split, samples in (("train", self.train_samples), ("val", self.val_samples)):
+            for city, count in sorted(Counter(s.city for s in samples).items()):
+                rows.append({"split": split, "city": city, "images": count})
+        return pd.DataFrame(rows)
+
+    def original_size(self) -> tuple[int, int]:
+        with Image.open(self.val_samples[0].image) as image:
+            return image.height, image.width
+
+    def class_frequencies(self) -> dict[str, float]:
+        """Fraction of the valid training pixels (at the training size) of each class."""
+        if not hasattr(self, "_class_counts"):
+            _, mask_paths = data.build_cache(self.train_samples, self.size, progress=self.progress)
+            self._class_counts = class_pixel_counts(np.asarray(Image.open(p)) for p in mask_paths)
+        total = max(int(self._class_counts.sum()), 1)
+        return {name: int(n) / total for name, n in zip(CLASS_NAMES, self._class_counts)}
+
+    def sample_batch(self, count: int = NUM_SAMPLE_IMAGES) -> tuple[np.ndarray, np.ndarray]:
+        """RGB images and train-id masks of the fixed sample val images, at the training size."""
+        chosen = [s for s in self.val_samples if s.stem in self.sample_stems][:count]
+        pairs = [data.load_pair(s, self.size) for s in chosen]
+        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+    # -- model --------------------------------------------------------------------------------
+
+    def build_model(self, builder: Callable[..., keras.Model] | None = None, **options) -> keras.Model:
+        """The model of this notebook: ``models.build_model(model_name)``, or ``builder`` for a
+        model the library does not know (a student's own notebook), called with the same
+        arguments."""
+        cfg = self.config
+        if cfg.width is not None:
+            options.setdefault("width", cfg.width)
+        arguments = dict(num_classes=NUM_CLASSES, input_shape=(*self.size, 3), variant=cfg.variant,
+                         backbone_weights=cfg.backbone_weights, **options)
+        if builder is not None:
+            self.model = builder(**arguments)
+        elif self.model_name in models.MODELS:
+            self.model = models.build_model(self.model_name, **arguments)
+        else:
+            raise InputError(f"model {self.model_name!r} is not one of {', '.join(models.MODELS)}; "
+                             f"pass builder= to build_model() for a model of your own")
+        return self.model
+
+    def model_summary(self) -> dict[str, float]:
+        """Parameters and FLOPs per image at the training resolution."""
+        model = self._require_model()
+        return {"params": int(model.count_params()), "flops": int(count_flops(model))}
+
+    # -- training and evaluation ----------------------------------------------------------------
+
+    def train(self, *, class_weights=None, schedule: str = "poly") -> pd.DataFrame:
+        """Fit for ``epochs``; the best epoch's weights (val mIoU) are kept in model.keras."""
+        model, cfg = self._require_model(), self.config
+        train_data, val_data = self.datasets()
+        steps = max(len(self.train_samples) // cfg.batch_size, 1)
+        self.out.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        self.history = fit(model, train_data, val_data, epochs=cfg.epochs, learning_rate=cfg.learning_rate,
+                           steps_per_epoch=steps, class_weights=class_weights, schedule=schedule,
+                           best_path=self.out / "model.keras", progress=self.progress)
+        seconds = time.perf_counter() - started
+        self.timing.update(train_seconds=seconds,
+                           train_images_per_second=cfg.epochs * steps * cfg.batch_size / seconds)
+        write_atomically(self.out / "history.csv", self.history.to_csv(index=False))
+        return self.history
+
+    def evaluate(self, protocol: str = "full") -> dict:
+        """Score the model on the whole (selected) val split; keep the sample predictions."""
+        model = self._require_model()
+        self.protocol = protocol
+        self.metrics, kept = evaluate_model(model, self.val_samples, self.size, protocol=protocol,
+                                            batch_size=self.config.batch_size,
+                                            keep=set(self.sample_stems), progress=self.progress)
+        for stem, prediction in kept.items():
+            save_png(prediction, self.out / "samples" / f"{stem}.png")
+        self.timing.update(measure_inference(model, self.size, batch_size=self.config.batch_size))
+        return self.metrics
+
+    def predict_samples(self) -> np.ndarray:
+        """Predicted train ids of the sample images (after :meth:`evaluate`)."""
+        return np.stack([np.asarray(Image.open(self.out / "samples" / f"{stem}.png"))
+                         for stem in self.sample_stems])
+
+    def save_figure(self, figure, name: str) -> Path:
+        from .plots import save_figure
+
+        path = self.out / "figures" / f"{name}.png"
+        save_figure(figure, path)
+        return path
+
+    def finish(self) -> Path:
+        """Write metrics.json (last, atomically): the run is complete."""
+        if self.metrics is None:
+            raise RuntimeError("finish() needs evaluate() first")
+        self.timing["peak_rss_mb"] = peak_rss_mb()
+        record = {
+            "model": self.model_name,
+            "status": "ok",
+            "digest": self.config.digest(self.model_name),
+            "parameters": self.config.to_dict(),
+            **self.model_summary(),
+            "data": {
+                "root": str(self.root.resolve()),
+                "synthetic": self.synthetic,
+                "train_images": len(self.train_samples),
+                "val_images": len(self.val_samples),
+                "image_size": list(self.original_size()),
+                "class_pixel_fraction": self.class_frequencies(),
+                "sample_stems": self.sample_stems,
+            },
+            "evaluation": {"split": "val", "protocol": self.protocol,
+                           "resolution": list(self.original_size() if self.protocol == "full"
+                                              else self.size)},
+            "metrics": self.metrics,
+            "timing": self.timing,
+            "environment": environment(),
+        }
+        path = self.out / "metrics.json"
+        write_atomically(path, json.dumps(record, indent=1, default=_json_default, allow_nan=False))
+        stale = self.out / "failed.json"
+        stale.unlink(missing_ok=True)
+        log.info("%s: mIoU %.4f, results in %s", self.model_name, self.metrics["miou"] or 0, self.out)
+        return path
+
+    def _require_model(self) -> keras.Model:
+        if self.model is None:
+            raise RuntimeError("call build_model() first")
+        return self.model
+
+
+def predict_split(run_dir: str | Path, root: str | Path, split: str, out: str | Path, *,
+                  progress: bool = True) -> int:
+    """Write official-format predictions (labelIds PNGs at the original resolution, one per
+    image, named ``<stem>_labelIds.png``) of the model saved in ``run_dir`` for ``split``."""
+    from tqdm import tqdm
+
+    from .evaluate import predict_logits
+
+    run_dir, out = Path(run_dir), Path(out)
+    model_path, metrics_path = run_dir / "model.keras", run_dir / "metrics.json"
+    for path in (model_path, metrics_path):
+        if not path.is_file():
+            raise InputError(f"{path}: not found (is {run_dir} a finished model run?)")
+    try:
+        parameters = json.loads(metrics_path.read_text())["parameters"]
+        size = (int(parameters["image_height"]), int(parameters["image_width"]))
+    except (ValueError, KeyError, TypeError) as error:
+        raise InputError(f"{metrics_path}: not a urbanseg metrics.json ({error})") from None
+    model = keras.saving.load_model(model_path, compile=False)
+    samples = data.find_samples(root, split, require_labels=False)
+    out.mkdir(parents=True, exist_ok=True)
+    for sample in tqdm(samples, desc=f"predict {split}", disable=not progress, unit="img"):
+        image = data.read_png(sample.image, mode="RGB")
+        model_input = data._resize(image, size, Image.BILINEAR)
+        logits = predict_logits(model, model_input[None], out_size=image.shape[:2])[0]
+        save_png(TRAINID_TO_ID[logits.argmax(-1)].astype(np.uint8), out / f"{sample.stem}_labelIds.png")
+    return len(samples)

@@ -1,0 +1,133 @@
+"""Training: loss, optimiser and schedule, per-epoch validation mIoU, best weights, history.
+
+Validation uses the same ConfusionMatrix as ``urbanseg evaluate``, at the training resolution
+(the official full-resolution protocol runs once, after training: ``urbanseg.evaluate``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from .labels import NUM_CLASSES
+from .losses import SegmentationCrossEntropy
+from .metrics import ConfusionMatrix
+
+log = logging.getLogger(__name__)
+
+HISTORY_COLUMNS = ["epoch", "loss", "val_loss", "val_miou", "learning_rate", "seconds"]
+
+
+def make_optimizer(learning_rate: float, total_steps: int, *, schedule: str = "poly",
+                   power: float = 0.9) -> keras.optimizers.Optimizer:
+    """Adam; ``schedule="poly"`` decays the rate as ``lr * (1 - step/total)**0.9`` (DeepLab,
+    arXiv 1606.00915), ``"constant"`` keeps it."""
+    if schedule == "poly":
+        rate = keras.optimizers.schedules.PolynomialDecay(
+            learning_rate, decay_steps=max(total_steps, 1), end_learning_rate=0.0, power=power)
+    elif schedule == "constant":
+        rate = learning_rate
+    else:
+        raise ValueError(f"schedule={schedule!r}: expected 'poly' or 'constant'")
+    return keras.optimizers.Adam(rate)
+
+
+class _ValidationCallback(keras.callbacks.Callback):
+    """Per epoch: val loss and val mIoU in one pass, best weights saved, one history row."""
+
+    def __init__(self, val_data, loss, best_path: Path | None, progress: bool):
+        super().__init__()
+        self.val_data, self.loss, self.best_path, self.progress = val_data, loss, best_path, progress
+        self.rows: list[dict] = []
+        self.best_miou = -math.inf
+        self._bar = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._bar is not None:
+            self._bar.update(1)
+            if logs and "loss" in logs:
+                self._bar.set_postfix(loss=f"{float(logs['loss']):.3f}", refresh=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        matrix, losses, weights = ConfusionMatrix(NUM_CLASSES), [], []
+        for images, masks in self.val_data:
+            logits = self.model.predict_on_batch(images)
+            masks = np.asarray(masks)
+            losses.append(float(self.loss(masks, logits)))
+            weights.append(int((masks != 255).sum()))
+            matrix.update(masks, np.asarray(logits).argmax(-1))
+        scores = matrix.compute()
+        val_loss = float(np.average(losses, weights=weights)) if sum(weights) else float("nan")
+        val_miou = scores["miou"] if scores["miou"] is not None else 0.0
+        logs.update(val_loss=val_loss, val_miou=val_miou)
+        rate = self.model.optimizer.learning_rate
+        row = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan"))),
+               "val_loss": val_loss, "val_miou": val_miou,
+               "learning_rate": float(keras.ops.convert_to_numpy(rate)),
+               "seconds": time.perf_counter() - self._started}
+        self.rows.append(row)
+        improved = val_miou > self.best_miou
+        if improved:
+            self.best_miou = val_miou
+            if self.best_path is not None:
+                _save_atomically(self.model, self.best_path)
+        if self._bar is not None:
+            self._bar.set_postfix(loss=f"{row['loss']:.3f}", val_loss=f"{val_loss:.3f}",
+                                  val_miou=f"{val_miou:.3f}", refresh=True)
+        log.info("epoch %d: loss %.4f, val loss %.4f, val mIoU %.4f%s (%.1f s)", epoch + 1,
+                 row["loss"], val_loss, val_miou, " *" if improved else "", row["seconds"])
+
+
+def _save_atomically(model: keras.Model, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def fit(model: keras.Model, train_data, val_data, *, epochs: int, learning_rate: float,
+        steps_per_epoch: int, class_weights=None, schedule: str = "poly",
+        best_path: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
+    """Train ``model`` on batches of ``(float32 images, int32 train ids)``; return the history.
+
+    Compiles with Adam and :class:`SegmentationCrossEntropy` (void ignored, optional class
+    weights). After each epoch the validation loss and mIoU are computed in one pass; the
+    weights of the best epoch (by val mIoU) are saved to ``best_path`` and restored at the end.
+    """
+    from tqdm import tqdm
+
+    loss = SegmentationCrossEntropy(class_weights)
+    model.compile(optimizer=make_optimizer(learning_rate, epochs * steps_per_epoch, schedule=schedule),
+                  loss=loss)
+    best_path = Path(best_path) if best_path else None
+    callback = _ValidationCallback(val_data, loss, best_path, progress)
+    with tqdm(total=epochs * steps_per_epoch, desc=f"train {model.name}", unit="batch",
+              disable=not progress, file=sys.stdout, mininterval=2.0, dynamic_ncols=False,
+              ncols=100) as bar:
+        callback._bar = bar
+        model.fit(train_data, epochs=epochs, callbacks=[callback], verbose=0)
+    if best_path is not None and best_path.exists() and callback.rows and \
+            callback.rows[-1]["val_miou"] < callback.best_miou:
+        model.set_weights(keras.saving.load_model(best_path, compile=False).get_weights())
+        log.info("restored the best epoch's weights (val mIoU %.4f)", callback.best_miou)
+    return pd.DataFrame(callback.rows, columns=HISTORY_COLUMNS)
+
+
+def class_pixel_counts(mask_batches) -> np.ndarray:
+    """Pixels per train id (19) over an iterable of train-id masks; 255 is not counted."""
+    counts = np.zeros(NUM_CLASSES, dtype=np.int64)
+    for masks in mask_batches:
+        values = np.asarray(masks).ravel()
+        counts += np.bincount(values[values < NUM_CLASSES], minlength=NUM_CLASSES)[:NUM_CLASSES]
+    return counts
