@@ -179,7 +179,9 @@ def cells(name: str, text: dict) -> list:
         new_code_cell("import logging\n\nimport pandas as pd\nfrom IPython.display import display\n\n"
                       "from urbanseg import plots\nfrom urbanseg.experiment import Experiment\n\n"
                       "logging.basicConfig(level=logging.INFO, format=\"%(message)s\", force=True)\n"
-                      f"run = Experiment({model_name!r}, config)"),
+                      + ("# o nome do modelo é o nome deste arquivo, sem .ipynb: troque 'my_model'\n"
+                         if name == "_template" else "")
+                      + f"run = Experiment({model_name!r}, config)"),
         new_markdown_cell("## Dados\n\nSplit oficial por pasta (treino e validação de cidades distintas), "
                           "pares imagem/rótulo casados pelo nome `cidade_seq_quadro`, os 34 ids do "
                           "Cityscapes convertidos nos 19 *train ids* (os demais são ignorados, 255). As "

@@ -66,19 +66,9 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .runner import load_params_file, parse_overrides, run_models
+    from .runner import main_run
 
-    parameters = {}
-    for path in args.params_file or []:
-        parameters.update(load_params_file(path))
-    parameters.update(parse_overrides(args.parameter or []))
-    if args.root is not None:
-        parameters["data_root"] = args.root
-    summary = run_models(args.models or None, notebooks_dir=args.notebooks, results_dir=args.results,
-                         parameters=parameters, jobs=args.jobs, force=args.force,
-                         timeout=args.timeout, progress=not args.quiet)
-    print(summary.format())
-    return summary.exit_code
+    return main_run(args)
 
 
 def cmd_report(args) -> int:
@@ -132,17 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = commands.add_parser("run", help="run model notebooks with papermill (default: all)")
-    p.add_argument("models", nargs="*", metavar="MODEL", help="notebook names (default: every notebook)")
-    p.add_argument("--root", default=None, help="Cityscapes root (default: the embedded synthetic tree)")
-    p.add_argument("--results", default="results", help="results folder (default results/)")
+    from .runner import add_run_arguments
+
+    add_run_arguments(p)
     p.add_argument("--notebooks", default="notebooks", help="notebooks folder (default notebooks/)")
-    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                   help="override a notebook parameter, e.g. -p epochs 20 (repeatable)")
-    p.add_argument("-f", "--params-file", action="append", metavar="PARAMS.yaml",
-                   help="YAML file of parameters (repeatable; -p wins)")
-    p.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default 1)")
-    p.add_argument("--force", action="store_true", help="rerun models whose results are complete")
-    p.add_argument("--timeout", type=int, default=None, help="per-cell time limit in seconds")
+    p.add_argument("--timeout", type=int, default=None, help="per-cell time limit in seconds "
+                   "(default: none)")
     p.set_defaults(func=cmd_run)
 
     p = commands.add_parser("report", help="render the comparative HTML/PDF report")

@@ -1,0 +1,277 @@
+"""The notebook runner on tiny fixture notebooks: "ok" writes metrics.json like a model notebook,
+"bad" raises. Tests that execute a notebook start a kernel (about a second each) and carry the
+"slow" marker; the others only read notebooks."""
+
+import argparse
+import json
+import os
+import sys
+
+import nbformat
+import pytest
+
+from urbanseg.config import RunConfig, parameter_names
+from urbanseg.errors import InputError
+from urbanseg.runner import (
+    KERNEL_NAME,
+    add_run_arguments,
+    discover_notebooks,
+    ensure_kernel,
+    load_params_file,
+    main_run,
+    notebook_defaults,
+    parse_overrides,
+    run_models,
+)
+
+# Notebook defaults differ from RunConfig's, so a runner that ignored them would compute another
+# digest than the notebook and the run would be reported as failed.
+NOTEBOOK_DEFAULTS = {**RunConfig().to_dict(), "epochs": 1, "image_height": 64, "image_width": 64}
+
+VALIDATE = """\
+import json, os, pathlib
+from urbanseg.config import RunConfig, parameter_names
+config = RunConfig.from_dict({name: globals()[name] for name in parameter_names()})"""
+
+WRITE_METRICS = """\
+model = {model!r}
+folder = pathlib.Path(config.results_dir) / model
+folder.mkdir(parents=True, exist_ok=True)
+metrics = {{"model": model, "status": "ok", "digest": config.digest(model),
+           "parameters": config.to_dict(), "cwd": os.getcwd()}}
+(folder / "metrics.json.tmp").write_text(json.dumps(metrics))
+os.replace(folder / "metrics.json.tmp", folder / "metrics.json")"""
+
+
+def write_notebook(path, *cells, defaults=NOTEBOOK_DEFAULTS):
+    parameters = nbformat.v4.new_code_cell(
+        "\n".join(f"{name} = {value!r}" for name, value in defaults.items()))
+    parameters.metadata["tags"] = ["parameters"]
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Fixture"), parameters,
+        *(nbformat.v4.new_code_cell(source) for source in cells)])
+    notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "language": "python",
+                                       "display_name": "Python (urbanseg)"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+
+
+@pytest.fixture(scope="session")
+def kernel():
+    return ensure_kernel()
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """tmp_path as the repository root: notebooks/ok.ipynb and notebooks/bad.ipynb."""
+    write_notebook(tmp_path / "notebooks" / "ok.ipynb", VALIDATE, WRITE_METRICS.format(model="ok"))
+    write_notebook(tmp_path / "notebooks" / "bad.ipynb", VALIDATE, "raise ValueError('boom')")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def read_json(path):
+    return json.loads(path.read_text())
+
+
+def expected_digest(model, **overrides):
+    return RunConfig.from_dict({**NOTEBOOK_DEFAULTS, **overrides}).digest(model)
+
+
+@pytest.mark.slow
+def test_failure_is_recorded_and_the_other_model_runs(project, kernel):
+    results = project / "results"
+    (results / "bad").mkdir(parents=True)
+    (results / "bad" / "metrics.json").write_text('{"status": "ok"}')  # an old success
+    (results / "ok").mkdir()
+    (results / "ok" / "failed.json").write_text("{}")  # an old failure
+
+    summary = run_models(["bad", "ok"], parameters={"epochs": 2}, progress=False)
+
+    assert [run.model for run in summary.ran] == ["ok"]
+    assert [run.model for run in summary.failed] == ["bad"]
+    assert summary.exit_code == 1
+    assert summary.failed[0].error == "ValueError: boom"
+    metrics = read_json(results / "ok" / "metrics.json")
+    assert metrics["digest"] == expected_digest("ok", epochs=2)
+    assert metrics["parameters"]["epochs"] == 2 and metrics["parameters"]["image_height"] == 64
+    assert metrics["cwd"] == str(project)
+    assert not (results / "ok" / "failed.json").exists()
+    assert (results / "ok" / "ok.ipynb").exists()
+
+    failed = read_json(results / "bad" / "failed.json")
+    assert failed["model"] == "bad" and failed["error"] == "ValueError: boom"
+    assert "boom" in failed["traceback"] and "\x1b[" not in failed["traceback"]
+    assert failed["notebook"] == os.path.join("results", "bad", "bad.ipynb")
+    assert failed["date"]
+    assert not (results / "bad" / "metrics.json").exists()
+    kept = nbformat.read(results / "bad" / "bad.ipynb", as_version=4)
+    assert any("papermill-error-cell-tag" in cell.metadata.get("tags", []) for cell in kept.cells)
+    assert kept.metadata.papermill.output_path == failed["notebook"]
+    assert sorted(path.name for path in (results / "bad").iterdir()) == ["bad.ipynb", "failed.json"]
+
+    table = summary.format()
+    assert "FAILED" in table and "ValueError: boom" in table
+    assert table.endswith("1 ran, 0 skipped, 1 failed")
+
+
+@pytest.mark.slow
+def test_complete_results_are_skipped_unless_forced_or_changed(project, kernel):
+    metrics = project / "out" / "ok" / "metrics.json"
+    assert run_models(["ok"], results_dir="out", progress=False).exit_code == 0
+    os.utime(metrics, (1_000_000, 1_000_000))
+
+    summary = run_models(["ok"], results_dir="out", progress=False)
+    assert [run.model for run in summary.skipped] == ["ok"] and summary.exit_code == 0
+    assert metrics.stat().st_mtime == 1_000_000
+
+    summary = run_models(["ok"], results_dir="out", force=True, progress=False)
+    assert [run.model for run in summary.ran] == ["ok"]
+    assert metrics.stat().st_mtime != 1_000_000
+
+    os.utime(metrics, (1_000_000, 1_000_000))
+    summary = run_models(["ok"], parameters={"results_dir": "out", "epochs": 3}, progress=False)
+    assert [run.model for run in summary.ran] == ["ok"]
+    assert read_json(metrics)["digest"] == expected_digest("ok", epochs=3)
+
+
+@pytest.mark.slow
+def test_jobs_run_at_once(project, kernel):
+    summary = run_models(jobs=2, progress=False)
+    assert [run.model for run in summary.runs] == ["bad", "ok"]
+    assert [run.model for run in summary.ran] == ["ok"]
+    assert summary.failed[0].error == "ValueError: boom"
+    assert (project / "results" / "bad" / "failed.json").exists()
+    assert (project / "results" / "ok" / "metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_a_dead_worker_fails_the_model_but_leaves_its_results(project, kernel, monkeypatch):
+    assert run_models(["ok"], progress=False).exit_code == 0
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # every worker process exits at once
+    summary = run_models(["ok", "bad"], jobs=2, force=True, progress=False)
+    assert [run.model for run in summary.failed] == ["ok", "bad"]
+    assert summary.failed[0].error == "worker process exited with status 1: no output"
+    assert (project / "results" / "ok" / "metrics.json").exists()
+    assert not (project / "results" / "ok" / "failed.json").exists()
+    assert not (project / "results" / "bad").exists()
+
+
+@pytest.mark.slow
+def test_a_cell_over_the_timeout_fails_and_keeps_the_notebook(project, kernel):
+    write_notebook(project / "notebooks" / "slow.ipynb", "import time; time.sleep(30)")
+    summary = run_models(["slow"], timeout=1, progress=False)
+    assert summary.failed[0].error.startswith("CellTimeoutError")
+    assert (project / "results" / "slow" / "slow.ipynb").exists()
+    assert read_json(project / "results" / "slow" / "failed.json")["notebook"]
+
+
+@pytest.mark.slow
+def test_a_notebook_that_writes_no_metrics_fails(project, kernel):
+    write_notebook(project / "notebooks" / "quiet.ipynb", VALIDATE)
+    summary = run_models(["quiet"], progress=False)
+    assert "without writing" in summary.failed[0].error
+
+
+@pytest.mark.slow
+def test_main_run_reads_params_file_then_overrides(project, kernel, capsys):
+    (project / "params.yaml").write_text("epochs: 4\nlearning_rate: 1e-2\n")
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser)
+    args = parser.parse_args(["ok", "-f", "params.yaml", "-p", "epochs", "5", "--results", "out"])
+    assert main_run(args) == 0
+    parameters = read_json(project / "out" / "ok" / "metrics.json")["parameters"]
+    assert parameters["epochs"] == 5 and parameters["learning_rate"] == 0.01
+    assert parameters["results_dir"] == "out"
+    assert "0 failed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("parameters, message", [
+    ({"epoch": 3}, "unknown parameter(s) epoch; valid: data_root"),
+    ({"image_height": 100}, "image_height=100"),
+    ({"epochs": "many"}, "epochs='many'"),
+])
+def test_bad_parameters_fail_before_anything_runs(project, parameters, message):
+    with pytest.raises(InputError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
+        run_models(parameters=parameters, progress=False)
+    assert not (project / "results").exists()
+
+
+def test_unknown_model_lists_the_notebooks(project):
+    with pytest.raises(InputError, match="unknown model.*fcn.*bad, ok"):
+        run_models(["ok", "fcn"], progress=False)
+    assert not (project / "results").exists()
+
+
+def test_bad_notebook_parameters_cell_names_the_notebook(project):
+    defaults = dict(NOTEBOOK_DEFAULTS)
+    del defaults["width"]
+    write_notebook(project / "notebooks" / "missing.ipynb", defaults=defaults)
+    with pytest.raises(InputError, match="missing.ipynb: the parameters cell lacks width"):
+        run_models(["missing"])
+    write_notebook(project / "notebooks" / "extra.ipynb", defaults={**NOTEBOOK_DEFAULTS, "lr": 1})
+    with pytest.raises(InputError, match=r"extra.ipynb: .*unknown parameter\(s\) lr"):
+        run_models(["extra"])
+    notebook = nbformat.read(project / "notebooks" / "ok.ipynb", as_version=4)
+    notebook.cells[1].source += "\ndata_root = os.environ['DATA']"
+    nbformat.write(notebook, project / "notebooks" / "env.ipynb")
+    with pytest.raises(InputError, match="env.ipynb: .*data_root must be a literal"):
+        notebook_defaults(project / "notebooks" / "env.ipynb")
+    assert not (project / "results").exists()
+
+
+def test_discover_notebooks_in_canonical_order(tmp_path):
+    for name in ("zeta", "pspnet", "alpha", "unet", "_template", "deeplab", "fcn", "segnet"):
+        (tmp_path / f"{name}.ipynb").write_text("{}")
+    (tmp_path / "notes.txt").write_text("")
+    assert list(discover_notebooks(tmp_path)) == [
+        "unet", "segnet", "fcn", "deeplab", "pspnet", "alpha", "zeta"]
+    assert discover_notebooks(tmp_path)["unet"] == tmp_path / "unet.ipynb"
+    with pytest.raises(InputError, match="nowhere: notebooks folder not found"):
+        discover_notebooks(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="empty: no model notebooks"):
+        run_models(notebooks_dir=tmp_path / "empty")
+
+
+def test_parse_overrides_like_papermill():
+    pairs = [("epochs", "3"), ("learning_rate", "1e-3"), ("max_train_images", "None"),
+             ("max_val_images", "null"), ("width", "0.5"), ("variant", "seed"),
+             ("data_root", "001"), ("backbone_weights", "none"), ("flag", "true"),
+             ("other", "False"), ("word", "hello"), ("seed", "1"), ("seed", "2")]
+    assert parse_overrides(pairs) == {
+        "epochs": 3, "learning_rate": 0.001, "max_train_images": None, "max_val_images": None,
+        "width": 0.5, "variant": "seed", "data_root": "001", "backbone_weights": None,
+        "flag": True, "other": False, "word": "hello", "seed": 2}
+
+
+def test_load_params_file(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("epochs: 2\ndata_root: /data/cityscapes\n")
+    assert load_params_file(path) == {"epochs": 2, "data_root": "/data/cityscapes"}
+    path.write_text("")
+    assert load_params_file(path) == {}
+    with pytest.raises(InputError, match="missing.yaml: parameters file not found"):
+        load_params_file(tmp_path / "missing.yaml")
+    path.write_text("epochs: [2\n")
+    with pytest.raises(InputError, match="params.yaml: line 2: malformed YAML"):
+        load_params_file(path)
+    path.write_text("- epochs\n- 2\n")
+    with pytest.raises(InputError, match="params.yaml: expected a mapping.*got a list"):
+        load_params_file(path)
+    path.write_text("epoch: 2\n")
+    with pytest.raises(InputError, match=r"params.yaml: unknown parameter\(s\) epoch"):
+        load_params_file(path)
+
+
+def test_summary_format_and_exit_code():
+    from urbanseg.runner import ModelRun, RunSummary
+
+    summary = RunSummary([ModelRun("unet", "ok", 12.34), ModelRun("fcn", "skipped")])
+    assert summary.exit_code == 0
+    lines = summary.format().splitlines()
+    assert lines[0].split() == ["model", "status", "seconds", "error"]
+    assert lines[1].split() == ["unet", "ok", "12.3"]
+    assert lines[2].split() == ["fcn", "skipped", "-"]
+    assert lines[-1] == "1 ran, 1 skipped, 0 failed"
+    assert set(parameter_names()) == set(NOTEBOOK_DEFAULTS)
