@@ -36,10 +36,8 @@ def _count(text: str) -> int:
 def cmd_synth(args) -> int:
     from .synth import generate
 
-    counts = generate(args.out, train=args.train, val=args.val, test=args.test,
-                      size=args.size, seed=args.seed, progress=not args.quiet)
-    print(f"{args.out}: " + ", ".join(f"{n} {split}" for split, n in counts.items())
-          + f" images at {args.size[0]}x{args.size[1]}")
+    generate(args.out, train=args.train, val=args.val, test=args.test, size=args.size,
+             seed=args.seed, progress=not args.quiet)
     return 0
 
 

@@ -1,0 +1,71 @@
+"""The command line: exit 0 on success, 2 with one line naming the fault on bad input."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from urbanseg.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_synth_then_check(tmp_path, capsys):
+    root = tmp_path / "tree"
+    code, _, err = run(capsys, "-q", "synth", str(root), "--train", "3", "--val", "2", "--test", "1",
+                       "--size", "64x128")
+    assert code == 0 and err == ""
+    code, out, _ = run(capsys, "-q", "check", str(root))
+    assert code == 0
+    assert "train     3 images" in out and "val       2 images" in out and "no problems found" in out
+    assert "128x64: 6" in out
+
+
+def test_check_lists_every_problem_and_exits_2(tmp_path, capsys):
+    root = tmp_path / "tree"
+    assert run(capsys, "-q", "synth", str(root), "--train", "3", "--val", "1", "--test", "0",
+               "--size", "64x128")[0] == 0
+    labels = sorted((root / "gtFine/train").glob("*/*_labelIds.png"))
+    labels[0].unlink()
+    Image.fromarray(np.full((64, 128), 99, np.uint8)).save(labels[1])
+    labels[2].write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    code, out, err = run(capsys, "-q", "check", str(root))
+    assert code == 2
+    assert "3 problem(s)" in out
+    assert labels[0].name.replace("_gtFine_labelIds.png", "") in out
+    assert "label ids 99 outside 0..33" in out and "not a readable PNG" in out
+    assert err.strip().startswith("urbanseg: error:") and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, fault", [
+    (["check", "{tmp}/missing"], "{tmp}/missing: Cityscapes root not found"),
+    (["synth", "{tmp}/x", "--size", "16x16"], "size=16x16"),
+])
+def test_bad_input_is_one_line_and_status_2(tmp_path, capsys, argv, fault):
+    code, _, err = run(capsys, "-q", *[a.format(tmp=tmp_path) for a in argv])
+    assert code == 2
+    assert err.strip().startswith(f"urbanseg: error: {fault.format(tmp=tmp_path)}")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_synth_refuses_a_non_empty_folder_and_keeps_it(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    code, _, err = run(capsys, "-q", "synth", str(out))
+    assert code == 2 and "already exists and is not empty" in err
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"]  # no staging folder left behind
+
+
+def test_console_script_help_lists_the_commands():
+    result = subprocess.run([sys.executable, "-m", "urbanseg.cli", "--help"], capture_output=True,
+                            text=True, check=True)
+    for command in ("synth", "check", "evaluate", "run", "report", "predict"):
+        assert command in result.stdout
