@@ -72,7 +72,8 @@ def cmd_run(args) -> int:
 def cmd_report(args) -> int:
     from .report import render_report
 
-    paths = render_report(args.results, args.out, lang=args.lang, pdf=not args.no_pdf)
+    paths = render_report(args.results, args.out, lang=args.lang, pdf=not args.no_pdf,
+                          data_root=args.data_root)
     for path in paths.values():
         print(f"wrote {path}")
     return 0
@@ -133,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="report", help="output folder (default report/)")
     p.add_argument("--lang", default="pt", choices=("pt", "en"), help="language (default pt)")
     p.add_argument("--no-pdf", action="store_true", help="HTML only")
+    p.add_argument("--data-root", default=None, help="data set of the sample images, when it has "
+                   "moved since the runs (default: the root recorded in each metrics.json)")
     p.set_defaults(func=cmd_report)
 
     p = commands.add_parser("predict", help="write official-format labelIds PNGs of a trained model")
