@@ -32,7 +32,7 @@ LABEL_SUFFIX = "_gtFine_labelIds.png"
 INSTANCE_SUFFIX = "_gtFine_instanceIds.png"
 COLOR_SUFFIX = "_gtFine_color.png"
 POLYGON_SUFFIX = "_gtFine_polygons.json"
-STEM_PATTERN = re.compile(r"([A-Za-z]+(?:_[A-Za-z]+)*_\d{6}_\d{6})")
+STEM_PATTERN = re.compile(r"([A-Za-z-]+_\d{6}_\d{6})")
 
 
 @dataclass(frozen=True)

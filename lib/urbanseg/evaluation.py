@@ -1,0 +1,203 @@
+"""``urbanseg evaluate``: score official-format predictions against a Cityscapes split.
+
+A prediction is one single-channel PNG of label ids (0..33) per ground-truth image, at its size,
+somewhere under the prediction folder, whose file name contains the image's ``city_seq_frame``
+(cityscapesScripts' ``getPrediction`` asks for names that *start* with it). The scores are those
+of ``evalPixelLevelSemanticLabeling.py``, computed by ``urbanseg.metrics.ConfusionMatrix``.
+Every problem with the input is an InputError naming the file, raised before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .data import Sample, _short_list, find_samples, read_label_ids, read_png
+from .errors import InputError
+from .labels import NUM_LABEL_IDS
+from .metrics import ConfusionMatrix
+
+log = logging.getLogger(__name__)
+
+_FRAME = re.compile(r"(?=(\d{6}_\d{6}))")  # seq_frame, overlapping matches
+
+
+def evaluate_predictions(
+    root: str | Path,
+    pred_dir: str | Path,
+    split: str = "val",
+    *,
+    instances: bool = True,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Score the predictions in ``pred_dir`` against every ground-truth image of ``split``.
+
+    Returns the metrics dict of ``ConfusionMatrix.compute``. ``instances=False`` skips the
+    instanceIds (iIoU scores are then None). ``jobs`` threads decode the PNGs (default: one per
+    CPU). Raises InputError for a missing folder, a missing, duplicated or malformed prediction
+    (several channels, another size, ids outside 0..33), or an unreadable ground-truth file.
+    """
+    samples = find_samples(root, split)
+    pairs = match_predictions(samples, pred_dir)
+    if instances and (missing := [s.stem for s in samples if s.instances is None]):
+        raise InputError(
+            f"{Path(root) / 'gtFine' / split}: no _gtFine_instanceIds.png for {_short_list(missing)}"
+            " (use --no-instances to skip the iIoU scores)"
+        )
+    jobs = _worker_count(jobs, len(pairs))
+    log.info("evaluating %d predictions from %s with %d thread(s)", len(pairs), pred_dir, jobs)
+    total = ConfusionMatrix()
+    with tqdm(total=len(pairs), desc="evaluate", unit="img", disable=not progress) as bar:
+        for part in _map(_score_pair, pairs, instances, jobs):
+            total.merge(part)
+            bar.update()
+    return total.compute()
+
+
+def match_predictions(samples: list[Sample], pred_dir: str | Path) -> list[tuple[Sample, Path]]:
+    """Pair each sample with the one PNG under ``pred_dir`` whose name contains its stem."""
+    pred_dir = Path(pred_dir)
+    if not pred_dir.is_dir():
+        raise InputError(f"{pred_dir}: prediction folder not found")
+    files = sorted(path for path in pred_dir.rglob("*.png") if path.is_file())
+    if not files:
+        raise InputError(f"{pred_dir}: no PNG predictions found")
+    stems_by_frame: dict[str, list[str]] = defaultdict(list)
+    for sample in samples:
+        stems_by_frame[sample.stem[-13:]].append(sample.stem)  # "city_seq_frame"[-13:] = seq_frame
+    found: dict[str, list[Path]] = defaultdict(list)
+    for path in files:
+        frames = {match.group(1) for match in _FRAME.finditer(path.name)}
+        for stem in {stem for frame in frames for stem in stems_by_frame.get(frame, ())}:
+            if stem in path.name:
+                found[stem].append(path)
+    for stem, paths in found.items():
+        if len(paths) > 1:
+            more = f" (and {len(paths) - 2} more)" if len(paths) > 2 else ""
+            raise InputError(f"{paths[0]}: a second prediction for {stem} is {paths[1]}{more}")
+    if missing := [sample.stem for sample in samples if sample.stem not in found]:
+        raise InputError(f"{pred_dir}: no prediction for {len(missing)} image(s): {_short_list(missing)}")
+    if unused := len(files) - len(found):
+        log.info("%d PNG file(s) in %s match no %s image", unused, pred_dir, samples[0].split)
+    return [(sample, found[sample.stem][0]) for sample in samples]
+
+
+def read_prediction(path: Path, shape: tuple[int, int], ground_truth: Path) -> np.ndarray:
+    """An official-format prediction: label ids 0..33, single channel, at the ground truth's size."""
+    prediction = read_label_ids(path)  # InputError for several channels or ids outside 0..33
+    if prediction.shape != shape:
+        raise InputError(
+            f"{path}: prediction is {_size(prediction.shape)} "
+            f"but its ground truth {ground_truth.name} is {_size(shape)}"
+        )
+    return prediction
+
+
+def read_instance_ids(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """A ``_gtFine_instanceIds.png``: label id, or label id * 1000 + k inside an instance."""
+    ids = read_png(path, mode="L")
+    if ids.shape != shape:
+        raise InputError(f"{path}: instance ids are {_size(ids.shape)} but the label ids are {_size(shape)}")
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) // 1000 >= NUM_LABEL_IDS):
+        low, high = int(ids.min()), int(ids.max())
+        raise InputError(f"{path}: instance ids {low}..{high} name label ids outside 0..{NUM_LABEL_IDS - 1}")
+    return ids
+
+
+def _score_pair(pair: tuple[Sample, Path], instances: bool) -> ConfusionMatrix:
+    """The confusion matrix of one image (run in a worker thread)."""
+    sample, prediction_path = pair
+    gt = read_label_ids(sample.label)
+    prediction = read_prediction(prediction_path, gt.shape, sample.label)
+    instance_ids = read_instance_ids(sample.instances, gt.shape) if instances else None
+    part = ConfusionMatrix()
+    part.update_label_ids(gt, prediction, instance_ids)
+    return part
+
+
+def _size(shape) -> str:
+    return f"{shape[1]}x{shape[0]} (WxH)" if len(shape) == 2 else f"of shape {shape}"
+
+
+def _worker_count(jobs: int | None, num_pairs: int) -> int:
+    if jobs is None:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if jobs < 1:
+        raise InputError(f"jobs={jobs}: must be at least 1")
+    return max(1, min(jobs, num_pairs))
+
+
+def _map(function, pairs, instances: bool, jobs: int):
+    """function(pair, instances) for each pair, in order, on ``jobs`` threads.
+
+    Threads, not processes: PIL releases the GIL while it inflates a PNG, which is most of the
+    work, and the per-image matrices need no pickling (benchmarks/bench_evaluate.py compares).
+    On the first error Executor.map cancels the pairs not yet started.
+    """
+    if jobs == 1:
+        return (function(pair, instances) for pair in pairs)
+    return _threaded_map(function, pairs, instances, jobs)
+
+
+def _threaded_map(function, pairs, instances: bool, jobs: int):
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="evaluate") as executor:
+        yield from executor.map(function, pairs, [instances] * len(pairs))
+
+
+def format_table(metrics: dict) -> str:
+    """A readable table: per class IoU, iIoU, precision and recall, then the averages."""
+
+    def cell(value, width: int = 8) -> str:
+        return f"{'-' if value is None else format(value, '.3f'):>{width}}"
+
+    def table(title: str, rows: list[str]) -> list[str]:
+        return [title, "-" * len(title), *rows, "-" * len(title)]
+
+    instance_iou, category_instance_iou = metrics["instance_iou"], metrics["category_instance_iou"]
+    classes = [
+        f"{name:<14}{cell(iou)}{cell(instance_iou[name]) if name in instance_iou else ' ' * 8}"
+        f"{cell(metrics['precision'][name], 10)}{cell(metrics['recall'][name])}"
+        for name, iou in metrics["iou"].items()
+    ]
+    categories = [
+        f"{name:<14}{cell(iou)}{cell(category_instance_iou[name]) if name in category_instance_iou else ''}"
+        for name, iou in metrics["category_iou"].items()
+    ]
+    lines = table(f"{'class':<14}{'IoU':>8}{'iIoU':>8}{'precision':>10}{'recall':>8}", classes)
+    lines += [f"{'mean':<14}{cell(metrics['miou'])}{cell(metrics['iiou'])}", ""]
+    lines += table(f"{'category':<14}{'IoU':>8}{'iIoU':>8}", categories)
+    lines += [f"{'mean':<14}{cell(metrics['category_miou'])}{cell(metrics['category_iiou'])}", ""]
+    lines += [
+        f"{'pixel accuracy':<14}{cell(metrics['pixel_accuracy'])}",
+        f"{'mean accuracy':<14}{cell(metrics['mean_accuracy'])}",
+        f"{'fw IoU':<14}{cell(metrics['fw_iou'])}",
+        f"{'images':<14}{metrics['num_images']:>8}",
+    ]
+    return "\n".join(lines)
+
+
+def write_json(metrics: dict, path: str | Path) -> None:
+    """Write ``metrics`` as JSON atomically: a temporary file in the same folder, then os.replace."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise InputError(f"{path.parent}: folder not found (for {path.name})")
+    text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o644)  # mkstemp creates 0600
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
