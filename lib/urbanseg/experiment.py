@@ -148,8 +148,10 @@ class Experiment:
         model the library does not know (a student's own notebook), called with the same
         arguments."""
         cfg = self.config
-        if cfg.width is not None:
-            options.setdefault("width", cfg.width)
+        width = cfg.width if cfg.width is not None else models.CPU_WIDTHS.get(self.model_name)
+        if width is not None:
+            options.setdefault("width", width)
+        self.model_options = dict(options)
         arguments = dict(num_classes=NUM_CLASSES, input_shape=(*self.size, 3), variant=cfg.variant,
                          backbone_weights=cfg.backbone_weights, **options)
         if builder is not None:
@@ -219,6 +221,7 @@ class Experiment:
             "digest": self.config.digest(self.model_name),
             "parameters": self.config.to_dict(),
             **self.model_summary(),
+            "model_options": getattr(self, "model_options", {}),
             "data": {
                 "root": str(self.root.resolve()),
                 "synthetic": self.synthetic,
