@@ -45,7 +45,8 @@ def test_digest_changes_with_results_relevant_parameters_only():
 
 
 def test_from_namespace_rejects_a_name_papermill_injected_but_the_notebook_lacks():
-    namespace = {"In": [], "Out": {}, "get_ipython": None, "_i1": "", **RunConfig().to_dict()}
+    namespace = {"In": [], "Out": {}, "get_ipython": None, "_i1": "", "from_namespace": from_namespace,
+                 "config": RunConfig(), **RunConfig().to_dict()}
     assert from_namespace(namespace) == RunConfig()
     with pytest.raises(InputError, match="unknown parameter.*epoks"):
         from_namespace({**namespace, "epoks": 3})

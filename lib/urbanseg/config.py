@@ -106,6 +106,7 @@ def parameter_names() -> list[str]:
 
 # Names IPython itself puts in a notebook's namespace (plus papermill's none).
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+_PARAMETER_TYPES = (type(None), bool, int, float, str)  # what papermill can inject
 
 
 def from_namespace(namespace: dict[str, Any]) -> RunConfig:
@@ -115,5 +116,7 @@ def from_namespace(namespace: dict[str, Any]) -> RunConfig:
     so a name papermill injected that the notebook does not know is rejected here instead of
     being silently ignored (papermill only warns about it).
     """
-    names = {name for name in namespace if not name.startswith("_") and name not in _IPYTHON_NAMES}
-    return RunConfig.from_dict({name: namespace[name] for name in names})
+    values = {name: value for name, value in namespace.items()
+              if not name.startswith("_") and name not in _IPYTHON_NAMES
+              and isinstance(value, _PARAMETER_TYPES)}  # not the imported modules and functions
+    return RunConfig.from_dict(values)

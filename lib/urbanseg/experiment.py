@@ -148,7 +148,9 @@ class Experiment:
         model the library does not know (a student's own notebook), called with the same
         arguments."""
         cfg = self.config
-        width = cfg.width if cfg.width is not None else models.CPU_WIDTHS.get(self.model_name)
+        width = cfg.width
+        if width is None and cfg.variant == "default":  # the seed variants have their own widths
+            width = models.CPU_WIDTHS.get(self.model_name)
         if width is not None:
             options.setdefault("width", width)
         self.model_options = dict(options)

@@ -945,7 +945,9 @@ def render_report(
     if pdf:
         from weasyprint import HTML
 
-        pdf_html = page.render(**context, body=body, toc=_toc(body), css=css, pdf=True)
+        # WeasyPrint cannot parse the small-screen @media rule and warns about it: not for print.
+        print_css = re.sub(r"@media screen and \(max-width[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", "", css)
+        pdf_html = page.render(**context, body=body, toc=_toc(body), css=print_css, pdf=True)
         document = HTML(string=pdf_html, base_url=str(out_dir.resolve()) + "/")
         written["pdf"] = _write_atomic(out_dir / f"{name}.pdf", document.write_pdf())
     log.info("report written to %s", ", ".join(str(p) for p in written.values()))

@@ -86,8 +86,12 @@ class _ValidationCallback(keras.callbacks.Callback):
         if self._bar is not None:
             self._bar.set_postfix(loss=f"{row['loss']:.3f}", val_loss=f"{val_loss:.3f}",
                                   val_miou=f"{val_miou:.3f}", refresh=True)
-        log.info("epoch %d: loss %.4f, val loss %.4f, val mIoU %.4f%s (%.1f s)", epoch + 1,
-                 row["loss"], val_loss, val_miou, " *" if improved else "", row["seconds"])
+        message = (f"epoch {epoch + 1}: loss {row['loss']:.4f}, val loss {val_loss:.4f}, "
+                   f"val mIoU {val_miou:.4f}{' (best)' if improved else ''}, {row['seconds']:.1f} s")
+        if self._bar is not None and not self._bar.disable:
+            self._bar.write(message)
+        else:
+            log.info(message)
 
 
 def _save_atomically(model: keras.Model, path: Path) -> None:
@@ -116,7 +120,7 @@ def fit(model: keras.Model, train_data, val_data, *, epochs: int, learning_rate:
               disable=not progress, file=sys.stdout, mininterval=2.0, dynamic_ncols=False,
               ncols=100) as bar:
         callback._bar = bar
-        model.fit(train_data, epochs=epochs, callbacks=[callback], verbose=0)
+        model.fit(train_data, epochs=epochs, callbacks=[callback], verbose=0, shuffle=False)
     if best_path is not None and best_path.exists() and callback.rows and \
             callback.rows[-1]["val_miou"] < callback.best_miou:
         model.set_weights(keras.saving.load_model(best_path, compile=False).get_weights())

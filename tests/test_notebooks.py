@@ -1,0 +1,57 @@
+"""End to end: a model notebook executed by papermill, then the report rendered from it."""
+
+import json
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+from urbanseg.report import render_report
+from urbanseg.runner import run_models
+from urbanseg.synth import generate
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_notebook_runs_and_report_renders(tmp_path):
+    data_root = tmp_path / "cityscapes"
+    generate(data_root, train=8, val=4, test=0, size=(64, 128), seed=1, progress=False)
+    results = tmp_path / "results"
+    parameters = {"data_root": str(data_root), "image_height": 64, "image_width": 128, "epochs": 1,
+                  "batch_size": 4, "width": 0.125}
+    summary = run_models(["fcn"], notebooks_dir=REPO / "notebooks", results_dir=results,
+                         parameters=parameters, progress=False)
+    assert summary.exit_code == 0, summary.format()
+
+    run = results / "fcn"
+    record = json.loads((run / "metrics.json").read_text())
+    assert record["status"] == "ok" and record["model"] == "fcn"
+    assert record["parameters"]["epochs"] == 1 and record["parameters"]["width"] == 0.125
+    assert record["metrics"]["num_images"] == 4
+    assert record["evaluation"] == {"split": "val", "protocol": "full", "resolution": [64, 128]}
+    assert 0 <= record["metrics"]["miou"] <= 1 and record["params"] > 0 and record["flops"] > 0
+    assert len(record["metrics"]["confusion_matrix"]) == 19
+    for name in ("curves", "per_class_iou", "confusion_matrix", "samples"):
+        assert (run / "figures" / f"{name}.png").stat().st_size > 1000
+    assert (run / "fcn.ipynb").exists() and (run / "history.csv").read_text().count("\n") == 2
+    assert len(list((run / "samples").glob("*.png"))) == 4
+
+    # the same parameters again: skipped, nothing rewritten
+    before = (run / "metrics.json").stat().st_mtime_ns
+    again = run_models(["fcn"], notebooks_dir=REPO / "notebooks", results_dir=results,
+                       parameters=parameters, progress=False)
+    assert [r.model for r in again.skipped] == ["fcn"]
+    assert (run / "metrics.json").stat().st_mtime_ns == before
+
+    paths = render_report(results, tmp_path / "report", lang="pt", pdf=True)
+    html = paths["html"].read_text()
+    headings = [h.get_text(" ", strip=True) for h in BeautifulSoup(html, "html.parser").find_all("h2")
+                if h.get("id")]
+    assert headings == ["1 Resumo", "2 Dados", "3 Metodologia", "4 Resultados", "5 Discussão",
+                        "6 Reprodutibilidade", "7 Anexos"]
+    assert "FCN-8s" in html
+    assert f"{record['metrics']['miou'] * 100:.1f}".replace(".", ",") in html
+    pdf = paths["pdf"].read_bytes()
+    assert pdf.startswith(b"%PDF")
+    assert (tmp_path / "report" / "notebooks" / "fcn.html").exists()
