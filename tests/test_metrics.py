@@ -274,3 +274,21 @@ def test_pixel_accuracy_is_not_nan_free_by_accident():
     metrics = scores(np.array([[VOID]], np.uint8), np.array([[ROAD]], np.uint8))
     assert metrics["pixel_accuracy"] is None and metrics["miou"] is None
     assert not any(isinstance(v, float) and math.isnan(v) for v in metrics.values())
+
+
+def test_majority_baseline_equals_scoring_a_constant_prediction():
+    from urbanseg.metrics import majority_baseline
+
+    rng = np.random.default_rng(5)
+    gt = rng.choice([0, 0, 0, 2, 10, 13, 255], size=(3, 16, 32)).astype(np.uint8)
+    model = ConfusionMatrix()
+    model.update(gt, rng.integers(0, 19, gt.shape).astype(np.uint8))
+    constant = ConfusionMatrix()
+    constant.update(gt, np.zeros_like(gt))
+    expected = constant.compute()
+    baseline = majority_baseline(model.compute()["confusion_matrix"], 0)
+    assert baseline["class"] == "road"
+    assert baseline["miou"] == pytest.approx(expected["miou"], abs=1e-12)
+    assert baseline["pixel_accuracy"] == pytest.approx(expected["pixel_accuracy"], abs=1e-12)
+    # road is 3/6 of the valid pixels on average; four classes present -> mIoU about 0.5 / 4
+    assert 0.08 < baseline["miou"] < 0.17

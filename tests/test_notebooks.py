@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
+from urbanseg.cli import main
 from urbanseg.report import render_report
 from urbanseg.runner import run_models
 from urbanseg.synth import generate
@@ -32,6 +33,9 @@ def test_notebook_runs_and_report_renders(tmp_path):
     assert record["evaluation"] == {"split": "val", "protocol": "full", "resolution": [64, 128]}
     assert 0 <= record["metrics"]["miou"] <= 1 and record["params"] > 0 and record["flops"] > 0
     assert len(record["metrics"]["confusion_matrix"]) == 19
+    assert record["baseline"]["class"] == max(record["data"]["class_pixel_fraction"],
+                                              key=record["data"]["class_pixel_fraction"].get)
+    assert 0 < record["baseline"]["miou"] < record["baseline"]["pixel_accuracy"] < 1
     for name in ("curves", "per_class_iou", "confusion_matrix", "samples"):
         assert (run / "figures" / f"{name}.png").stat().st_size > 1000
     assert (run / "fcn.ipynb").exists() and (run / "history.csv").read_text().count("\n") == 2
@@ -44,14 +48,45 @@ def test_notebook_runs_and_report_renders(tmp_path):
     assert [r.model for r in again.skipped] == ["fcn"]
     assert (run / "metrics.json").stat().st_mtime_ns == before
 
+    # official-format predictions of the saved model, scored by `urbanseg evaluate`: the same
+    # numbers as the notebook's own evaluation (same resize, same upsampling, same matrix)
+    predictions = tmp_path / "predictions"
+    assert main(["-q", "predict", str(run), "--root", str(data_root), "--split", "val",
+                 "--out", str(predictions)]) == 0
+    assert len(list(predictions.glob("*_labelIds.png"))) == 4
+    scored = tmp_path / "scored.json"
+    assert main(["-q", "evaluate", "--root", str(data_root), "--pred", str(predictions),
+                 "--json", str(scored)]) == 0
+    official = json.loads(scored.read_text())
+    assert official["miou"] == pytest.approx(record["metrics"]["miou"], abs=1e-9)
+    assert official["confusion_matrix"] == record["metrics"]["confusion_matrix"]
+
     paths = render_report(results, tmp_path / "report", lang="pt", pdf=True)
     html = paths["html"].read_text()
     headings = [h.get_text(" ", strip=True) for h in BeautifulSoup(html, "html.parser").find_all("h2")
                 if h.get("id")]
     assert headings == ["1 Resumo", "2 Dados", "3 Metodologia", "4 Resultados", "5 Discussão",
                         "6 Reprodutibilidade", "7 Anexos"]
-    assert "FCN-8s" in html
+    assert "FCN-8s" in html and "prever sempre a classe mais frequente" in html
     assert f"{record['metrics']['miou'] * 100:.1f}".replace(".", ",") in html
     pdf = paths["pdf"].read_bytes()
     assert pdf.startswith(b"%PDF")
     assert (tmp_path / "report" / "notebooks" / "fcn.html").exists()
+
+
+@pytest.mark.slow
+def test_a_sixth_model_from_the_template_joins_runner_and_report(tmp_path):
+    data_root = tmp_path / "cityscapes"
+    generate(data_root, train=4, val=2, test=0, size=(64, 128), seed=2, progress=False)
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    template = (REPO / "notebooks" / "_template.ipynb").read_text()
+    (notebooks / "mine.ipynb").write_text(template.replace("my_model", "mine"))
+    (notebooks / "_template.ipynb").write_text(template)  # templates are not models
+    results = tmp_path / "results"
+    summary = run_models(notebooks_dir=notebooks, results_dir=results, progress=False,
+                         parameters={"data_root": str(data_root), "image_height": 64,
+                                     "image_width": 128, "epochs": 1, "batch_size": 2})
+    assert [r.model for r in summary.ran] == ["mine"], summary.format()
+    paths = render_report(results, tmp_path / "report", lang="en", pdf=False)
+    assert "mine" in paths["html"].read_text()

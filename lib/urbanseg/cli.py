@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("synth", help="generate a synthetic Cityscapes-format data set")
     p.add_argument("out", type=Path, help="folder to create (must not exist or be empty)")
-    p.add_argument("--train", type=_count, default=64, help="train images (default 64)")
+    p.add_argument("--train", type=_count, default=128, help="train images (default 128)")
     p.add_argument("--val", type=_count, default=24, help="val images (default 24)")
     p.add_argument("--test", type=_count, default=8, help="test images (default 8)")
     p.add_argument("--size", type=_size, default=(256, 512), metavar="HxW", help="image size (default 256x512)")
@@ -150,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    for noisy in ("weasyprint", "fontTools"):  # page-by-page layout messages at INFO
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         return args.func(args)

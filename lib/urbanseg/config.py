@@ -20,11 +20,11 @@ class RunConfig:
     data_root: str | None = None  # Cityscapes root; None: the embedded synthetic tree
     image_height: int = 128  # training/inference size; multiples of 32
     image_width: int = 256
-    epochs: int = 12
-    batch_size: int = 8
+    epochs: int = 10
+    batch_size: int = 4
     max_train_images: int | None = None  # None: the whole train split (2975 on Cityscapes)
     max_val_images: int | None = None  # None: the whole val split (500 on Cityscapes)
-    learning_rate: float = 1e-3  # Adam, poly decay to 0 over the run
+    learning_rate: float = 2e-3  # Adam, poly decay to 0 over the run
     backbone_weights: str | None = None  # None, "imagenet" or a weights file (DeepLab, PSPNet)
     variant: str = "default"  # "seed": the original notebook's U-Net, SegNet, FCN
     width: float | None = None  # channel multiplier; None: the model's CPU-friendly default

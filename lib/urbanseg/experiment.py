@@ -33,6 +33,7 @@ from .environment import environment
 from .errors import InputError
 from .evaluate import count_flops, evaluate_model, measure_inference, peak_rss_mb
 from .labels import CLASS_NAMES, NUM_CLASSES, TRAINID_TO_ID
+from .metrics import majority_baseline
 from .train import class_pixel_counts, fit
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,12 @@ class Experiment:
         self.timing.update(measure_inference(model, self.size, batch_size=self.config.batch_size))
         return self.metrics
 
+    def majority_baseline(self) -> dict:
+        """What predicting the most frequent training class everywhere would score on val."""
+        frequencies = self.class_frequencies()
+        majority = CLASS_NAMES.index(max(frequencies, key=frequencies.get))
+        return majority_baseline(self.metrics["confusion_matrix"], majority)
+
     def predict_samples(self) -> np.ndarray:
         """Predicted train ids of the sample images (after :meth:`evaluate`)."""
         return np.stack([np.asarray(Image.open(self.out / "samples" / f"{stem}.png"))
@@ -237,6 +244,7 @@ class Experiment:
                            "resolution": list(self.original_size() if self.protocol == "full"
                                               else self.size)},
             "metrics": self.metrics,
+            "baseline": self.majority_baseline(),
             "timing": self.timing,
             "environment": environment(),
         }

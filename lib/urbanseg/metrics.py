@@ -380,3 +380,19 @@ def _instance_statistics(instances: np.ndarray, pred: np.ndarray, encoding: _Enc
     category_tp = np.bincount(categories, weights=category_hits * weights, minlength=num_categories)
     category_fn = np.bincount(categories, weights=(sizes - category_hits) * weights, minlength=num_categories)
     return tp, fn, category_tp, category_fn
+
+
+def majority_baseline(confusion_matrix, train_id: int) -> dict:
+    """Scores of predicting ``train_id`` on every valid pixel: the floor a model must beat.
+
+    Exact from any confusion matrix of the same ground truth, because its row sums (pixels per
+    ground-truth class) do not depend on the prediction: the chosen class has
+    IoU = its pixels / all valid pixels, every other class present in the ground truth IoU 0,
+    and classes absent from it are undefined and left out of the mean, as in ``compute``.
+    """
+    rows = np.asarray(confusion_matrix, dtype=np.int64).sum(axis=1)
+    total = int(rows.sum())
+    iou = [(_ratio(int(rows[c]), total) if c == train_id else (0.0 if rows[c] else None))
+           for c in range(len(rows))]
+    return {"class": CLASS_NAMES[train_id], "miou": _mean(iou),
+            "pixel_accuracy": _ratio(int(rows[train_id]), total)}

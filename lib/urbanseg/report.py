@@ -629,6 +629,21 @@ def _discussion(
     return notes
 
 
+def _baseline_note(ok_runs, summary: pd.DataFrame, lang: str) -> list[str]:
+    """The majority-class floor (recorded by each run) and the models that do not clear it."""
+    baselines = [run["baseline"] for run in ok_runs if run.get("baseline")]
+    if not baselines or is_missing(baselines[0].get("miou")):
+        return []
+    floor = baselines[0]
+    below = [model_name(m) for m, v in zip(summary["model"], summary["miou"])
+             if not is_missing(v) and v <= floor["miou"]]
+    note = text("disc_baseline", lang, cls=class_name(floor["class"], lang),
+                miou=percent(floor["miou"], 1, lang), accuracy=percent(floor["pixel_accuracy"], 1, lang))
+    if below:
+        return [note + " " + text("disc_baseline_below", lang, models=join_names(below, lang))]
+    return [note + " " + text("disc_baseline_above", lang)]
+
+
 def _pareto(frame: pd.DataFrame) -> list[str]:
     """Models that no other model beats on both speed and mIoU, fastest first."""
     front = []
@@ -910,7 +925,8 @@ def render_report(
             (text(f"correction_{i}_problem", lang), text(f"correction_{i}_fix", lang))
             for i in range(1, _CORRECTIONS + 1)
         ],
-        "discussion": _discussion(summary, df_iou, data["synthetic"], failed, lang),
+        "discussion": _discussion(summary, df_iou, data["synthetic"], failed, lang)
+        + _baseline_note(ok_runs, summary, lang),
         "commands": _commands(ok_runs, results_dir, lang),
         "environment": _environment(ok_runs, lang),
         "notebooks": notebooks,

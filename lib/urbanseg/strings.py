@@ -360,6 +360,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "descrevem estes resultados, com estes dados e este treinamento, e não devem ser "
         "generalizadas sem experimentos adicionais."),
     "disc_best": "{model} obteve o maior mIoU ({value} %), {margin} pontos acima de {second} ({second_value} %).",
+    "disc_baseline": (
+        "Como referência, prever sempre a classe mais frequente no treino ({cls}) daria mIoU de "
+        "{miou} % e acurácia de pixel de {accuracy} %."
+    ),
+    "disc_baseline_above": "Todos os modelos ficam acima dessa referência.",
+    "disc_baseline_below": "Não a superam: {models}.",
     "disc_single": "Apenas um modelo tem resultados ({model}, mIoU {value} %); não há comparação entre arquiteturas.",
     "disc_hardest": "As classes mais difíceis, pela média do IoU entre os modelos, foram {classes}.",
     "disc_easiest": "As mais fáceis foram {classes}.",
@@ -747,6 +753,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "they describe these results, with this data and this training, and should not be "
         "generalised without further experiments."),
     "disc_best": "{model} reached the highest mIoU ({value} %), {margin} points above {second} ({second_value} %).",
+    "disc_baseline": (
+        "For reference, always predicting the most frequent training class ({cls}) would give an "
+        "mIoU of {miou} % and a pixel accuracy of {accuracy} %."
+    ),
+    "disc_baseline_above": "Every model is above this floor.",
+    "disc_baseline_below": "Not above it: {models}.",
     "disc_single": "Only one model has results ({model}, mIoU {value} %); there is no comparison between architectures.",
     "disc_hardest": "The hardest classes, by IoU averaged over the models, were {classes}.",
     "disc_easiest": "The easiest were {classes}.",

@@ -32,7 +32,7 @@ from .labels import NAME_TO_LABEL, colorize_label_ids
 
 log = logging.getLogger(__name__)
 
-SYNTH_VERSION = 1
+SYNTH_VERSION = 2  # bumped when the default tree changes (v2: 128 train frames)
 MIN_SIZE = (32, 64)  # height, width
 CITIES = {  # real Cityscapes cities, disjoint between splits as in the official split
     "train": ("aachen", "bochum", "bremen", "cologne", "darmstadt", "dusseldorf", "erfurt", "hamburg",
@@ -656,7 +656,7 @@ def _check_arguments(counts: dict[str, int], size, seed) -> tuple[int, int]:
     return height, width
 
 
-def generate(out: str | Path, *, train: int = 64, val: int = 24, test: int = 8,
+def generate(out: str | Path, *, train: int = 128, val: int = 24, test: int = 8,
              size: tuple[int, int] = (256, 512), seed: int = 0, progress: bool = True) -> dict[str, int]:
     """Write a synthetic Cityscapes tree to ``out``; returns the number of frames per split.
 
