@@ -34,7 +34,8 @@ from .errors import InputError
 from .evaluate import count_flops, evaluate_model, measure_inference, peak_rss_mb
 from .labels import CLASS_NAMES, NUM_CLASSES, TRAINID_TO_ID
 from .metrics import majority_baseline
-from .train import class_pixel_counts, fit
+from .losses import median_frequency_weights
+from .train import class_pixel_counts, fit, set_determinism
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,8 @@ def _json_default(value):
 class Experiment:
     """Data, model, training, evaluation and results of one model under one RunConfig."""
 
-    def __init__(self, model_name: str, config: RunConfig, *, progress: bool = True):
+    def __init__(self, model_name: str, config: RunConfig, *, progress: bool = True,
+                 deterministic: bool = False):
         from .synth import default_dataset_root, ensure_default_dataset
 
         self.model_name, self.config, self.progress = model_name, config, progress
@@ -88,7 +90,7 @@ class Experiment:
         else:
             self.root = Path(config.data_root).expanduser()
             self.synthetic = self.root.resolve() == default_dataset_root().resolve()
-        keras.utils.set_random_seed(config.seed)
+        set_determinism(config.seed, deterministic)
         self.train_samples = data.select_samples(data.find_samples(self.root, "train"),
                                                   config.max_train_images, config.seed)
         self.val_samples = data.select_samples(data.find_samples(self.root, "val"),
@@ -130,11 +132,15 @@ class Experiment:
 
     def class_frequencies(self) -> dict[str, float]:
         """Fraction of the valid training pixels (at the training size) of each class."""
-        if not hasattr(self, "_class_counts"):
+        counts, _ = self._class_statistics()
+        total = max(int(counts.sum()), 1)
+        return {name: int(n) / total for name, n in zip(CLASS_NAMES, counts)}
+
+    def _class_statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        if not hasattr(self, "_class_stats"):
             _, mask_paths = data.build_cache(self.train_samples, self.size, progress=self.progress)
-            self._class_counts = class_pixel_counts(np.asarray(Image.open(p)) for p in mask_paths)
-        total = max(int(self._class_counts.sum()), 1)
-        return {name: int(n) / total for name, n in zip(CLASS_NAMES, self._class_counts)}
+            self._class_stats = class_pixel_counts(np.asarray(Image.open(p)) for p in mask_paths)
+        return self._class_stats
 
     def sample_batch(self, count: int = NUM_SAMPLE_IMAGES) -> tuple[np.ndarray, np.ndarray]:
         """RGB images and train-id masks of the fixed sample val images, at the training size."""
@@ -174,8 +180,17 @@ class Experiment:
     # -- training and evaluation ----------------------------------------------------------------
 
     def train(self, *, class_weights=None, schedule: str = "poly") -> pd.DataFrame:
-        """Fit for ``epochs``; the best epoch's weights (val mIoU) are kept in model.keras."""
+        """Fit for ``epochs``; the best epoch's weights (val mIoU) are kept in model.keras.
+
+        ``class_weights``: None (every pixel counts the same), ``"median"`` (median-frequency
+        balancing computed from the training labels) or one weight per class.
+        """
         model, cfg = self._require_model(), self.config
+        if isinstance(class_weights, str):
+            if class_weights != "median":
+                raise InputError(f"class_weights={class_weights!r}: expected None, 'median' or 19 weights")
+            class_weights = median_frequency_weights(*self._class_statistics())
+            log.info("median-frequency class weights: %s", np.round(class_weights, 2).tolist())
         train_data, val_data = self.datasets()
         steps = max(len(self.train_samples) // cfg.batch_size, 1)
         self.out.mkdir(parents=True, exist_ok=True)

@@ -128,10 +128,32 @@ def fit(model: keras.Model, train_data, val_data, *, epochs: int, learning_rate:
     return pd.DataFrame(callback.rows, columns=HISTORY_COLUMNS)
 
 
-def class_pixel_counts(mask_batches) -> np.ndarray:
-    """Pixels per train id (19) over an iterable of train-id masks; 255 is not counted."""
+def class_pixel_counts(masks) -> tuple[np.ndarray, np.ndarray]:
+    """Over an iterable of train-id masks: pixels of each class (19), and valid pixels of the
+    masks in which each class appears (the denominator of median-frequency balancing)."""
     counts = np.zeros(NUM_CLASSES, dtype=np.int64)
-    for masks in mask_batches:
-        values = np.asarray(masks).ravel()
-        counts += np.bincount(values[values < NUM_CLASSES], minlength=NUM_CLASSES)[:NUM_CLASSES]
-    return counts
+    image_totals = np.zeros(NUM_CLASSES, dtype=np.int64)
+    for mask in masks:
+        values = np.asarray(mask).ravel()
+        per_class = np.bincount(values[values < NUM_CLASSES], minlength=NUM_CLASSES)[:NUM_CLASSES]
+        counts += per_class
+        image_totals[per_class > 0] += per_class.sum()
+    return counts, image_totals
+
+
+def set_determinism(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and the backend; with ``deterministic``, also ask the backend for
+    deterministic kernels (slower; TensorFlow and PyTorch only)."""
+    keras.utils.set_random_seed(seed)
+    if not deterministic:
+        return
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    elif backend == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True)
+    # JAX is deterministic on CPU; on GPU set XLA_FLAGS=--xla_gpu_deterministic_ops=true.

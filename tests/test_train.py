@@ -1,0 +1,95 @@
+"""Loss, class weights, schedule and the training loop, on tiny hand-checked cases."""
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from keras import layers
+
+from urbanseg import data
+from urbanseg.losses import SegmentationCrossEntropy, median_frequency_weights
+from urbanseg.train import HISTORY_COLUMNS, class_pixel_counts, fit, make_optimizer
+
+
+def _log_softmax(x):
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def test_loss_ignores_void_and_averages_over_valid_pixels():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2, 2, 3, 19)).astype("float32")
+    labels = np.array([[[0, 1, 255], [2, 255, 255]], [[18, 18, 255], [255, 255, 255]]])
+    valid = labels != 255
+    expected = -_log_softmax(logits)[valid, labels[valid]].mean()
+    assert float(SegmentationCrossEntropy()(labels, logits)) == pytest.approx(expected, rel=1e-5)
+    # void pixels do not matter whatever their logits
+    logits2 = logits.copy()
+    logits2[~valid] = 100.0
+    assert float(SegmentationCrossEntropy()(labels, logits2)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_class_weights_weight_each_pixel_and_normalise_by_their_sum():
+    logits = np.zeros((1, 1, 3, 19), "float32")
+    logits[0, 0, 0, 0] = 2.0  # pixel 0 (class 0) is easy, pixels 1 and 2 (class 5) uniform
+    labels = np.array([[[0, 5, 5]]])
+    weights = np.ones(19, "float32")
+    weights[5] = 3.0
+    nll = -_log_softmax(logits)[0, 0, [0, 1, 2], [0, 5, 5]]
+    expected = (nll[0] * 1 + nll[1] * 3 + nll[2] * 3) / 7
+    assert float(SegmentationCrossEntropy(weights)(labels, logits)) == pytest.approx(expected, rel=1e-5)
+    assert float(SegmentationCrossEntropy()(labels, logits)) == pytest.approx(nll.mean(), rel=1e-5)
+
+
+def test_loss_round_trips_through_keras_serialisation():
+    loss = SegmentationCrossEntropy([1.0] * 19, ignore_index=255)
+    clone = SegmentationCrossEntropy.from_config(loss.get_config())
+    assert clone.class_weights == loss.class_weights and clone.ignore_index == 255
+
+
+def test_median_frequency_weights_by_hand():
+    # class 0: 60 px in images totalling 100 px -> 0.6; class 1: 10/50 -> 0.2; class 2: 30/100 -> 0.3
+    weights = median_frequency_weights([60, 10, 30, 0], [100, 50, 100, 0])
+    assert weights == pytest.approx([0.5, 1.5, 1.0, 0.0])
+
+
+def test_class_pixel_counts_and_image_totals():
+    masks = [np.array([[0, 0], [1, 255]]), np.array([[1, 1], [1, 1]])]
+    counts, totals = class_pixel_counts(masks)
+    assert counts[:3].tolist() == [2, 5, 0] and counts.sum() == 7
+    assert totals[:3].tolist() == [3, 7, 0]  # class 0 appears in the first image (3 valid px) only
+
+
+def test_poly_schedule_decays_to_zero():
+    optimizer = make_optimizer(0.01, 100)
+    schedule = optimizer.learning_rate if callable(optimizer.learning_rate) else optimizer._learning_rate
+    assert float(schedule(0)) == pytest.approx(0.01)
+    assert float(schedule(50)) == pytest.approx(0.01 * 0.5**0.9, rel=1e-5)
+    assert float(schedule(100)) == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError, match="schedule='cosine'"):
+        make_optimizer(0.01, 10, schedule="cosine")
+
+
+def test_fit_records_history_keeps_the_best_model_and_learns(tiny_tree, tmp_path):
+    keras.utils.set_random_seed(0)
+    samples = data.find_samples(tiny_tree, "train")
+    train = data.make_dataset(samples, (32, 64), 2, training=False, progress=False)
+    val = data.make_dataset(samples[:2], (32, 64), 2, progress=False)
+    inputs = keras.Input((32, 64, 3))
+    x = layers.Rescaling(1 / 255)(inputs)
+    x = layers.Conv2D(8, 3, padding="same", activation="relu")(x)
+    model = keras.Model(inputs, layers.Conv2D(19, 1)(x), name="tiny")
+    best = tmp_path / "model.keras"
+    history = fit(model, train, val, epochs=3, learning_rate=0.05, steps_per_epoch=3,
+                  best_path=best, progress=False)
+    assert isinstance(history, pd.DataFrame) and list(history.columns) == HISTORY_COLUMNS
+    assert history["epoch"].tolist() == [1, 2, 3]
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+    assert ((history["val_miou"] >= 0) & (history["val_miou"] <= 1)).all()
+    assert history["learning_rate"].iloc[-1] == pytest.approx(0.0, abs=1e-9)
+    assert best.exists()
+    restored = keras.saving.load_model(best, compile=False)
+    batch = next(iter(val))[0]
+    # the model ends with the best epoch's weights, the ones saved
+    np.testing.assert_allclose(restored.predict_on_batch(batch), model.predict_on_batch(batch),
+                               rtol=1e-5, atol=1e-5)
