@@ -431,7 +431,7 @@ def test_figures_and_tables_are_numbered(rendered):
         c.select_one(".label").get_text(strip=True) for c in rendered["soup"].select("figcaption")
     ]
     assert figures == [f"Figura {i}." for i in range(1, len(figures) + 1)]
-    tables = [c.select_one(".label").get_text(strip=True) for c in rendered["soup"].select("caption")]
+    tables = [c.select_one(".label").get_text(strip=True) for c in rendered["soup"].select(".table-caption")]
     assert tables == [f"Tabela {i}." for i in range(1, len(tables) + 1)]
 
 

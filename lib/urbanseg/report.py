@@ -65,6 +65,7 @@ _COST_COLUMNS = (
     ("flops", "col_flops", "unit_giga", False),
     ("train_seconds", "col_train_time", "unit_time", False),
     ("inference_images_per_second", "col_inference", "unit_img_s", True),
+    ("peak_rss_mb", "col_memory", "unit_mib", False),
 )
 _ENVIRONMENT_KEYS = tuple(
     "urbanseg python keras backend tensorflow numpy platform cpu gpu git_commit date".split()
@@ -182,6 +183,7 @@ def _results_table(summary: pd.DataFrame, lang: str) -> dict[str, Any]:
         "flops": lambda v: number(v / 1e9, 1, lang),
         "train_seconds": lambda v: duration(v, lang),
         "inference_images_per_second": lambda v: number(v, 1, lang),
+        "peak_rss_mb": lambda v: number(v, 0, lang),
     }
     columns = [
         (c, (text(f"col_{c}", lang), text("unit_percent", lang)), lambda v: percent(v, 1, lang), True)
@@ -698,9 +700,6 @@ def _environment(ok_runs, lang: str) -> list[dict[str, str]]:
     def value(run, key):
         if key == "digest":
             return run.get("digest")
-        if key == "peak_rss_mb":
-            rss = (run.get("timing") or {}).get("peak_rss_mb")
-            return None if rss is None else number(rss, 0, lang)
         return (run.get("environment") or {}).get(key)
 
     def fmt(v):
@@ -708,7 +707,7 @@ def _environment(ok_runs, lang: str) -> list[dict[str, str]]:
             return text("env_none", lang) if v == [] else "—"
         return _value_text(v, lang)
 
-    keys = list(_ENVIRONMENT_KEYS) + ["digest", "peak_rss_mb"]
+    keys = list(_ENVIRONMENT_KEYS) + ["digest"]
     extra = [k for run in ok_runs for k in (run.get("environment") or {}) if k not in keys]
     rows = []
     for key in keys + list(dict.fromkeys(extra)):
