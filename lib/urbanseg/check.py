@@ -10,7 +10,15 @@ from pathlib import Path
 
 from PIL import Image
 
-from .data import IMAGE_SUFFIX, LABEL_SUFFIX, INSTANCE_SUFFIX, SPLITS, _short_list, _stems, read_label_ids
+from .data import (
+    IMAGE_SUFFIX,
+    INSTANCE_SUFFIX,
+    LABEL_SUFFIX,
+    SPLITS,
+    _short_list,
+    _stems,
+    read_label_ids,
+)
 from .errors import InputError
 
 OFFICIAL_COUNTS = {"train": 2975, "val": 500, "test": 1525}

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .atomic import write_atomically
 from .data import Sample, _short_list, find_samples, read_label_ids, read_png
 from .errors import InputError
 from .labels import NUM_LABEL_IDS
@@ -191,13 +191,4 @@ def write_json(metrics: dict, path: str | Path) -> None:
     path = Path(path)
     if not path.parent.is_dir():
         raise InputError(f"{path.parent}: folder not found (for {path.name})")
-    text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)  # mkstemp creates 0600
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, json.dumps(metrics, indent=2, allow_nan=False) + "\n")

@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,32 +26,19 @@ import pandas as pd
 from PIL import Image
 
 from . import data, models
+from .atomic import write_atomically
 from .config import RunConfig
 from .environment import environment
 from .errors import InputError
 from .evaluate import count_flops, evaluate_model, measure_inference, peak_rss_mb
 from .labels import CLASS_NAMES, NUM_CLASSES, TRAINID_TO_ID
-from .metrics import majority_baseline
 from .losses import median_frequency_weights
+from .metrics import majority_baseline
 from .train import class_pixel_counts, fit, set_determinism
 
 log = logging.getLogger(__name__)
 
 NUM_SAMPLE_IMAGES = 4
-
-
-def write_atomically(path: Path, payload: bytes | str) -> None:
-    """Write a file through a temporary sibling and a rename: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(payload, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as handle:
-            handle.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def save_png(array: np.ndarray, path: Path) -> None:

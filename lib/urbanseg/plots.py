@@ -13,8 +13,6 @@ import base64
 import functools
 import io
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -28,6 +26,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, ScalarFormatter
 from PIL import Image
 
+from .atomic import atomic_path
 from .labels import CLASS_NAMES, EVAL_LABELS, IGNORE_ID, PALETTE, colorize
 from .strings import class_name, model_name, number, text
 
@@ -759,19 +758,11 @@ def figure_to_data_uri(fig: Figure, dpi: int = DPI) -> str:
 def save_figure(fig: Figure, path: str | Path, dpi: int = DPI) -> Path:
     """Save atomically (temp file in the same folder + os.replace); the format from the suffix."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lstrip(".").lower() or "png"
-    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".{suffix}.tmp", dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_path(path) as temp:
         fig.savefig(
             temp, format=suffix, dpi=dpi, bbox_inches="tight", pad_inches=0.04, facecolor="white"
         )
-        os.chmod(temp, 0o644)  # mkstemp makes it private
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -16,9 +16,7 @@ import html
 import io
 import logging
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +26,19 @@ import pandas as pd
 from PIL import Image
 
 from . import __version__, plots
+from .atomic import write_atomically
 from .config import RunConfig
 from .data import find_samples, read_png, read_train_ids
 from .errors import InputError
 from .labels import CATEGORY_NAMES, CLASS_NAMES, EVAL_LABELS, INSTANCE_CLASS_NAMES
-from .results import iou_table, is_missing, load_runs, summary_row, write_summary, SUMMARY_COLUMNS
+from .results import (
+    SUMMARY_COLUMNS,
+    iou_table,
+    is_missing,
+    load_runs,
+    summary_row,
+    write_summary,
+)
 from .strings import (
     LANGUAGES,
     REFERENCES,
@@ -100,20 +106,6 @@ class _Numbering:
 
     def table(self, key: str) -> int:
         return self._next("table", key)
-
-
-def _write_atomic(path: Path, data: bytes | str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.chmod(temp, 0o644)  # mkstemp makes it private; a report is meant to be shared
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _embed(figure) -> dict[str, Any]:
@@ -760,7 +752,7 @@ def export_notebook(notebook: Path, out_path: Path, lang: str = "pt") -> Path:
         body,
         count=1,
     )
-    return _write_atomic(out_path, body)
+    return write_atomically(out_path, body)
 
 
 def _notebook_path(run: dict) -> Path | None:
@@ -956,7 +948,7 @@ def render_report(
     page = environment.get_template("report.html.j2")
     name = OUTPUT_NAMES[lang]
     html_text = page.render(**context, body=body, toc=_toc(body), css=css, pdf=False)
-    written["html"] = _write_atomic(out_dir / f"{name}.html", html_text)
+    written["html"] = write_atomically(out_dir / f"{name}.html", html_text)
     if pdf:
         from weasyprint import HTML
 
@@ -964,6 +956,6 @@ def render_report(
         print_css = re.sub(r"@media screen and \(max-width[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", "", css)
         pdf_html = page.render(**context, body=body, toc=_toc(body), css=print_css, pdf=True)
         document = HTML(string=pdf_html, base_url=str(out_dir.resolve()) + "/")
-        written["pdf"] = _write_atomic(out_dir / f"{name}.pdf", document.write_pdf())
+        written["pdf"] = write_atomically(out_dir / f"{name}.pdf", document.write_pdf())
     log.info("report written to %s", ", ".join(str(p) for p in written.values()))
     return written

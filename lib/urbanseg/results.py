@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .atomic import write_atomically
 from .errors import InputError
 from .labels import CLASS_NAMES
 
@@ -194,18 +193,7 @@ def iou_table(runs: list[dict[str, Any]], key: str = "iou", names=CLASS_NAMES) -
 
 def write_summary(df: pd.DataFrame, results_dir: str | Path = "results") -> Path:
     """Write ``df`` to ``results_dir/summary.csv`` atomically (temp file + rename)."""
-    path = Path(results_dir) / "summary.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".summary.", suffix=".csv.tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            df.to_csv(file, index=False)
-        os.chmod(temp, 0o644)  # mkstemp makes it private
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(Path(results_dir) / "summary.csv", df.to_csv(index=False))
 
 
 def is_missing(value: Any) -> bool:

@@ -48,6 +48,7 @@ from typing import Any, Iterable, Sequence
 import nbformat
 import yaml
 
+from .atomic import write_atomically
 from .config import RunConfig, parameter_names
 from .errors import InputError
 
@@ -530,9 +531,7 @@ def _record_failure(job: _Job, error: str, trace: str, *, notebook: str | None,
 
 
 def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def _one_line(error: BaseException | str) -> str:

@@ -26,7 +26,14 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from tqdm import tqdm
 
-from .data import COLOR_SUFFIX, IMAGE_SUFFIX, INSTANCE_SUFFIX, LABEL_SUFFIX, POLYGON_SUFFIX, SPLITS
+from .data import (
+    COLOR_SUFFIX,
+    IMAGE_SUFFIX,
+    INSTANCE_SUFFIX,
+    LABEL_SUFFIX,
+    POLYGON_SUFFIX,
+    SPLITS,
+)
 from .errors import InputError
 from .labels import NAME_TO_LABEL, colorize_label_ids
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from .atomic import atomic_path
 from .labels import NUM_CLASSES
 from .losses import SegmentationCrossEntropy
 from .metrics import ConfusionMatrix
@@ -95,9 +95,8 @@ class _ValidationCallback(keras.callbacks.Callback):
 
 
 def _save_atomically(model: keras.Model, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".keras") as temp:
+        model.save(temp)
 
 
 def fit(model: keras.Model, train_data, val_data, *, epochs: int, learning_rate: float,

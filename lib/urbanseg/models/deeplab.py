@@ -4,8 +4,15 @@ import keras
 from keras import layers
 
 from urbanseg.models import backbones
-from urbanseg.models._common import (check_arguments, conv_bn_relu, logits_output, preprocess,
-                                     resize_to, scaled, spatial_size)
+from urbanseg.models._common import (
+    check_arguments,
+    conv_bn_relu,
+    logits_output,
+    preprocess,
+    resize_to,
+    scaled,
+    spatial_size,
+)
 
 _ATROUS_RATES_AT_OS16 = (6, 12, 18)
 

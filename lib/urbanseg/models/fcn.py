@@ -5,8 +5,14 @@ import numpy as np
 from keras import layers
 
 from urbanseg.models import backbones
-from urbanseg.models._common import (check_arguments, check_seed_arguments, logits_output,
-                                     preprocess, resize_to, scaled)
+from urbanseg.models._common import (
+    check_arguments,
+    check_seed_arguments,
+    logits_output,
+    preprocess,
+    resize_to,
+    scaled,
+)
 
 _VGG16_STAGES = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 

@@ -5,8 +5,15 @@ import numpy as np
 from keras import layers, ops
 
 from urbanseg.models import backbones
-from urbanseg.models._common import (check_arguments, conv_bn_relu, logits_output, preprocess,
-                                     resize_to, scaled, spatial_size)
+from urbanseg.models._common import (
+    check_arguments,
+    conv_bn_relu,
+    logits_output,
+    preprocess,
+    resize_to,
+    scaled,
+    spatial_size,
+)
 
 _BINS = (1, 2, 3, 6)
 

@@ -4,8 +4,14 @@ import keras
 from keras import layers, ops
 
 from urbanseg.models import backbones
-from urbanseg.models._common import (BN_MOMENTUM, check_arguments, check_seed_arguments,
-                                     logits_output, preprocess, scaled)
+from urbanseg.models._common import (
+    BN_MOMENTUM,
+    check_arguments,
+    check_seed_arguments,
+    logits_output,
+    preprocess,
+    scaled,
+)
 
 # Convolutions of each encoder stage (VGG16's, layers named block{stage}_conv{index}) and of each
 # decoder stage, deepest first: decoder stage 1 mirrors encoder stage 5.

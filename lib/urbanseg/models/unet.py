@@ -3,8 +3,14 @@
 import keras
 from keras import layers
 
-from urbanseg.models._common import (BN_MOMENTUM, check_arguments, check_seed_arguments,
-                                     logits_output, preprocess, scaled)
+from urbanseg.models._common import (
+    BN_MOMENTUM,
+    check_arguments,
+    check_seed_arguments,
+    logits_output,
+    preprocess,
+    scaled,
+)
 
 _LEVELS = 4  # down-sampling levels below the bottleneck
 
