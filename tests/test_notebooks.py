@@ -38,7 +38,10 @@ def test_notebook_runs_and_report_renders(tmp_path):
     assert 0 < record["baseline"]["miou"] < record["baseline"]["pixel_accuracy"] < 1
     for name in ("curves", "per_class_iou", "confusion_matrix", "samples"):
         assert (run / "figures" / f"{name}.png").stat().st_size > 1000
-    assert (run / "fcn.ipynb").exists() and (run / "history.csv").read_text().count("\n") == 2
+    assert (run / "history.csv").read_text().count("\n") == 2
+    executed = json.loads((run / "fcn.ipynb").read_text())
+    images = [o for c in executed["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) == 6  # class frequency, data samples, curves, per-class IoU, confusion, samples
     assert len(list((run / "samples").glob("*.png"))) == 4
 
     # the same parameters again: skipped, nothing rewritten

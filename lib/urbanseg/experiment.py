@@ -212,12 +212,13 @@ class Experiment:
         return np.stack([np.asarray(Image.open(self.out / "samples" / f"{stem}.png"))
                          for stem in self.sample_stems])
 
-    def save_figure(self, figure, name: str) -> Path:
+    def save_figure(self, figure, name: str) -> None:
+        """Save ``figure`` as figures/<name>.png and, inside a notebook, show it there."""
         from .plots import save_figure
 
         path = self.out / "figures" / f"{name}.png"
         save_figure(figure, path)
-        return path
+        _show_in_notebook(path)
 
     def finish(self) -> Path:
         """Write metrics.json (last, atomically): the run is complete."""
@@ -259,6 +260,18 @@ class Experiment:
         if self.model is None:
             raise RuntimeError("call build_model() first")
         return self.model
+
+
+def _show_in_notebook(path: Path) -> None:
+    """Display a PNG as the cell's output when running in a Jupyter kernel (no-op elsewhere):
+    the figures are built on their own Agg canvas, which Jupyter does not display by itself."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image as IPythonImage, display
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        display(IPythonImage(filename=str(path)))
 
 
 def predict_split(run_dir: str | Path, root: str | Path, split: str, out: str | Path, *,

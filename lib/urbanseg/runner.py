@@ -447,8 +447,8 @@ def _execute(job: _Job) -> ModelRun:
             parameters=job.parameters,
             kernel_name=job.kernel_name,
             language="python",
-            progress_bar=job.progress_bar,
-            log_output=False,
+            progress_bar=False,
+            log_output=job.progress_bar,  # stream the notebook's own progress (epochs, mIoU)
             execution_timeout=job.timeout,
             cwd=str(job.cwd),
         )
