@@ -176,9 +176,9 @@ def cells(name: str, text: dict) -> list:
         new_code_cell("from urbanseg.config import from_namespace\n\n"
                       "config = from_namespace(globals())  # valida todos os parâmetros antes de treinar\n"
                       "config"),
-        new_code_cell("import logging\n\nimport pandas as pd\nfrom IPython.display import display\n\n"
+        new_code_cell("import logging\nimport sys\n\nimport pandas as pd\nfrom IPython.display import display\n\n"
                       "from urbanseg import plots\nfrom urbanseg.experiment import Experiment\n\n"
-                      "logging.basicConfig(level=logging.INFO, format=\"%(message)s\", force=True)\n"
+                      "logging.basicConfig(level=logging.INFO, format=\"%(message)s\", stream=sys.stdout, force=True)\n"
                       + ("# o nome do modelo é o nome deste arquivo, sem .ipynb: troque 'my_model'\n"
                          if name == "_template" else "")
                       + f"run = Experiment({model_name!r}, config)"),

@@ -56,7 +56,7 @@ def _check_pair(image_path: Path, label_path: Path | None) -> tuple[tuple[int, i
 
 def check_tree(root: str | Path, *, decode: bool = True, progress: bool = True) -> CheckReport:
     """Count images per split and city and list every problem found (pairs, PNGs, label ids)."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     root = Path(root)
     if not root.is_dir():

@@ -219,7 +219,7 @@ def build_cache(
     import tempfile
     from concurrent.futures import ThreadPoolExecutor
 
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     folder = Path(cache_dir or default_cache_dir()) / _cache_key(samples, size)
     paths = (

@@ -20,12 +20,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
-import keras
 import numpy as np
 import pandas as pd
 from PIL import Image
 
-from . import data, models
+from ._quiet import import_keras
+
+keras = import_keras()
+
+from . import data, models  # noqa: E402  (after the quiet Keras import)
 from .atomic import write_atomically
 from .config import RunConfig
 from .environment import environment
