@@ -5,6 +5,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from pathlib import Path  # noqa: E402
 
+import re  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -43,3 +45,24 @@ def _private_cache(tmp_path, monkeypatch):
     """Each test gets its own preprocessing cache (no writes to the user's ~/.cache)."""
     if "URBANSEG_TEST_SHARED_CACHE" not in os.environ:
         monkeypatch.setenv("URBANSEG_CACHE", str(tmp_path / "cache"))
+
+
+def pdf_page_count(data: bytes) -> int:
+    """Pages of a PDF: pypdf when installed, else /Type /Page objects, looking inside the
+    compressed object streams WeasyPrint writes."""
+    try:
+        import io
+
+        from pypdf import PdfReader
+
+        return len(PdfReader(io.BytesIO(data)).pages)
+    except ImportError:
+        import zlib
+
+        chunks = [data]
+        for match in re.finditer(rb"/FlateDecode[^>]*>>\s*stream\r?\n", data):
+            try:
+                chunks.append(zlib.decompressobj().decompress(data[match.end() :]))
+            except zlib.error:
+                pass
+        return sum(len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", chunk)) for chunk in chunks)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
+from conftest import pdf_page_count
 
 from urbanseg.cli import main
 from urbanseg.report import render_report
@@ -74,6 +75,7 @@ def test_notebook_runs_and_report_renders(tmp_path):
     assert f"{record['metrics']['miou'] * 100:.1f}".replace(".", ",") in html
     pdf = paths["pdf"].read_bytes()
     assert pdf.startswith(b"%PDF")
+    assert 10 <= pdf_page_count(pdf) <= 20  # cover, contents, seven chapters on their own pages
     assert (tmp_path / "report" / "notebooks" / "fcn.html").exists()
 
 

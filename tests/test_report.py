@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import pdf_page_count
 from PIL import Image
 
 from urbanseg.errors import InputError
@@ -456,27 +457,6 @@ def test_pdf(rendered):
     data = rendered["written"]["pdf"].read_bytes()
     assert data.startswith(b"%PDF")
     assert pdf_page_count(data) >= 3
-
-
-def pdf_page_count(data: bytes) -> int:
-    """Pages of a PDF: pypdf when installed, else /Type /Page objects, looking inside the
-    compressed object streams WeasyPrint writes."""
-    try:
-        import io
-
-        from pypdf import PdfReader
-
-        return len(PdfReader(io.BytesIO(data)).pages)
-    except ImportError:
-        import zlib
-
-        chunks = [data]
-        for match in re.finditer(rb"/FlateDecode[^>]*>>\s*stream\r?\n", data):
-            try:
-                chunks.append(zlib.decompressobj().decompress(data[match.end() :]))
-            except zlib.error:
-                pass
-        return sum(len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", chunk)) for chunk in chunks)
 
 
 def test_english(tmp_path):
