@@ -93,3 +93,60 @@ def test_fit_records_history_keeps_the_best_model_and_learns(tiny_tree, tmp_path
     # the model ends with the best epoch's weights, the ones saved
     np.testing.assert_allclose(restored.predict_on_batch(batch), model.predict_on_batch(batch),
                                rtol=1e-5, atol=1e-5)
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, after_epoch):
+        super().__init__()
+        self.after_epoch = after_epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.after_epoch:
+            raise KeyboardInterrupt
+
+
+def _tiny_model():
+    inputs = keras.Input((32, 64, 3))
+    x = layers.Rescaling(1 / 255)(inputs)
+    x = layers.Conv2D(8, 3, padding="same", activation="relu")(x)
+    return keras.Model(inputs, layers.Conv2D(19, 1)(x), name="tiny")
+
+
+def test_an_interrupted_fit_resumes_after_its_last_finished_epoch(tiny_tree, tmp_path):
+    keras.utils.set_random_seed(0)
+    samples = data.find_samples(tiny_tree, "train")
+    train = data.make_dataset(samples, (32, 64), 2, progress=False)
+    val = data.make_dataset(samples[:2], (32, 64), 2, progress=False)
+    options = dict(epochs=4, learning_rate=0.05, steps_per_epoch=3, checkpoint_dir=tmp_path,
+                   run_id="abc", progress=False)
+    first = _tiny_model()
+    with pytest.raises(KeyboardInterrupt):
+        fit(first, train, val, callbacks=[_Interrupt(after_epoch=2)], **options)
+    assert (tmp_path / "checkpoint.keras").exists() and (tmp_path / "checkpoint.json").exists()
+    saved_weights = [w.copy() for w in first.get_weights()]
+    iterations = int(first.optimizer.iterations.numpy())
+    assert iterations == 6
+
+    resumed = _tiny_model()  # a fresh process would build the model anew
+    seen = []
+
+    class _Record(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append([w.copy() for w in self.model.get_weights()])
+            seen.append(int(self.model.optimizer.iterations.numpy()))
+
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(epoch)
+
+    history = fit(resumed, train, val, callbacks=[_Record()], **options)
+    assert all(np.array_equal(a, b) for a, b in zip(seen[0], saved_weights))
+    assert seen[1] == iterations  # the optimizer (and so the poly schedule) goes on where it was
+    assert seen[2:] == [2, 3]  # only the two missing epochs ran
+    assert history["epoch"].tolist() == [1, 2, 3, 4]
+    assert not (tmp_path / "checkpoint.keras").exists()  # finished: the checkpoint is gone
+
+    other = _tiny_model()  # other parameters (another run id) never resume this state
+    with pytest.raises(KeyboardInterrupt):
+        fit(other, train, val, callbacks=[_Interrupt(after_epoch=1)], **options)
+    history = fit(_tiny_model(), train, val, **{**options, "run_id": "xyz"})
+    assert history["epoch"].tolist() == [1, 2, 3, 4]

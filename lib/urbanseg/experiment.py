@@ -185,7 +185,8 @@ class Experiment:
         started = time.perf_counter()
         self.history = fit(model, train_data, val_data, epochs=cfg.epochs, learning_rate=cfg.learning_rate,
                            steps_per_epoch=steps, class_weights=class_weights, schedule=schedule,
-                           best_path=self.out / "model.keras", progress=self.progress)
+                           best_path=self.out / "model.keras", checkpoint_dir=self.out,
+                           run_id=self.config.digest(self.model_name), progress=self.progress)
         seconds = time.perf_counter() - started
         self.timing.update(train_seconds=seconds,
                            train_images_per_second=cfg.epochs * steps * cfg.batch_size / seconds)

@@ -6,6 +6,7 @@ Validation uses the same ConfusionMatrix as ``urbanseg evaluate``, at the traini
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import sys
@@ -16,7 +17,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_path
+from .atomic import atomic_path, write_atomically
 from .labels import NUM_CLASSES
 from .losses import SegmentationCrossEntropy
 from .metrics import ConfusionMatrix
@@ -43,9 +44,11 @@ def make_optimizer(learning_rate: float, total_steps: int, *, schedule: str = "p
 class _ValidationCallback(keras.callbacks.Callback):
     """Per epoch: val loss and val mIoU in one pass, best weights saved, one history row."""
 
-    def __init__(self, val_data, loss, best_path: Path | None, progress: bool):
+    def __init__(self, val_data, loss, best_path: Path | None, progress: bool,
+                 checkpoint: "_Checkpoint | None" = None):
         super().__init__()
         self.val_data, self.loss, self.best_path, self.progress = val_data, loss, best_path, progress
+        self.checkpoint = checkpoint
         self.rows: list[dict] = []
         self.best_miou = -math.inf
         self._bar = None
@@ -83,6 +86,8 @@ class _ValidationCallback(keras.callbacks.Callback):
             self.best_miou = val_miou
             if self.best_path is not None:
                 _save_atomically(self.model, self.best_path)
+        if self.checkpoint is not None:
+            self.checkpoint.save(self.model, self.rows, self.best_miou)
         if self._bar is not None:
             self._bar.set_postfix(loss=f"{row['loss']:.3f}", val_loss=f"{val_loss:.3f}",
                                   val_miou=f"{val_miou:.3f}", refresh=True)
@@ -99,14 +104,55 @@ def _save_atomically(model: keras.Model, path: Path) -> None:
         model.save(temp)
 
 
+class _Checkpoint:
+    """The state after the last finished epoch (model with optimizer, history, best score), so
+    that an interrupted run resumes there. ``run_id`` (the parameters' digest) keeps a run from
+    resuming another's state."""
+
+    def __init__(self, folder: Path, run_id: str):
+        self.model_path, self.state_path = folder / "checkpoint.keras", folder / "checkpoint.json"
+        self.run_id = run_id
+
+    def save(self, model: keras.Model, rows: list[dict], best_miou: float) -> None:
+        _save_atomically(model, self.model_path)
+        state = {"run_id": self.run_id, "epoch": len(rows), "rows": rows, "best_miou": best_miou}
+        write_atomically(self.state_path, json.dumps(state))  # last: it vouches for the model
+
+    def restore(self, model: keras.Model, callback: _ValidationCallback, epochs: int) -> int:
+        """Load the saved state into ``model`` (compiled); return the epoch to start from."""
+        try:
+            state = json.loads(self.state_path.read_text())
+        except (OSError, ValueError):
+            return 0
+        if state.get("run_id") != self.run_id or not 0 < state.get("epoch", 0) < epochs:
+            return 0
+        saved = keras.saving.load_model(self.model_path)
+        model.set_weights(saved.get_weights())
+        model.optimizer.build(model.trainable_variables)
+        for variable, value in zip(model.optimizer.variables, saved.optimizer.variables):
+            variable.assign(value)
+        callback.rows, callback.best_miou = state["rows"], state["best_miou"]
+        log.info("resuming %s after epoch %d of %d (checkpoint in %s)", model.name, state["epoch"],
+                 epochs, self.model_path.parent)
+        return state["epoch"]
+
+    def discard(self) -> None:
+        self.model_path.unlink(missing_ok=True)
+        self.state_path.unlink(missing_ok=True)
+
+
 def fit(model: keras.Model, train_data, val_data, *, epochs: int, learning_rate: float,
         steps_per_epoch: int, class_weights=None, schedule: str = "poly",
-        best_path: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
+        best_path: str | Path | None = None, checkpoint_dir: str | Path | None = None,
+        run_id: str = "", callbacks=(), progress: bool = True) -> pd.DataFrame:
     """Train ``model`` on batches of ``(float32 images, int32 train ids)``; return the history.
 
     Compiles with Adam and :class:`SegmentationCrossEntropy` (void ignored, optional class
     weights). After each epoch the validation loss and mIoU are computed in one pass; the
     weights of the best epoch (by val mIoU) are saved to ``best_path`` and restored at the end.
+    With ``checkpoint_dir``, the state after every epoch is kept there and a run interrupted
+    with the same ``run_id`` resumes after its last finished epoch (the data order of the
+    remaining epochs differs from an uninterrupted run's). ``callbacks`` run after ours.
     """
     from tqdm import tqdm
 
@@ -114,12 +160,17 @@ def fit(model: keras.Model, train_data, val_data, *, epochs: int, learning_rate:
     model.compile(optimizer=make_optimizer(learning_rate, epochs * steps_per_epoch, schedule=schedule),
                   loss=loss)
     best_path = Path(best_path) if best_path else None
-    callback = _ValidationCallback(val_data, loss, best_path, progress)
-    with tqdm(total=epochs * steps_per_epoch, desc=f"train {model.name}", unit="batch",
-              disable=not progress, file=sys.stdout, mininterval=2.0, dynamic_ncols=False,
-              ncols=100) as bar:
+    checkpoint = _Checkpoint(Path(checkpoint_dir), run_id) if checkpoint_dir else None
+    callback = _ValidationCallback(val_data, loss, best_path, progress, checkpoint)
+    initial_epoch = checkpoint.restore(model, callback, epochs) if checkpoint else 0
+    with tqdm(total=epochs * steps_per_epoch, initial=initial_epoch * steps_per_epoch,
+              desc=f"train {model.name}", unit="batch", disable=not progress, file=sys.stdout,
+              mininterval=2.0, dynamic_ncols=False, ncols=100) as bar:
         callback._bar = bar
-        model.fit(train_data, epochs=epochs, callbacks=[callback], verbose=0, shuffle=False)
+        model.fit(train_data, epochs=epochs, initial_epoch=initial_epoch,
+                  callbacks=[callback, *callbacks], verbose=0, shuffle=False)
+    if checkpoint is not None:
+        checkpoint.discard()
     if best_path is not None and best_path.exists() and callback.rows and \
             callback.rows[-1]["val_miou"] < callback.best_miou:
         model.set_weights(keras.saving.load_model(best_path, compile=False).get_weights())
