@@ -150,3 +150,21 @@ def test_an_interrupted_fit_resumes_after_its_last_finished_epoch(tiny_tree, tmp
         fit(other, train, val, callbacks=[_Interrupt(after_epoch=1)], **options)
     history = fit(_tiny_model(), train, val, **{**options, "run_id": "xyz"})
     assert history["epoch"].tolist() == [1, 2, 3, 4]
+
+
+def test_mixed_precision_is_chosen_on_gpu_and_trains(tiny_tree):
+    from urbanseg.train import choose_precision
+
+    try:
+        assert choose_precision(use_gpu=True) == "mixed_float16"
+        model = _tiny_model()
+        assert model.layers[2].compute_dtype == "float16"
+        samples = data.find_samples(tiny_tree, "train")
+        batches = data.make_dataset(samples, (32, 64), 2, progress=False)
+        history = fit(model, batches, batches, epochs=1, learning_rate=0.01, steps_per_epoch=3,
+                      progress=False)
+        assert np.isfinite(history["loss"]).all()
+        assert type(model.optimizer).__name__ == "LossScaleOptimizer"  # Keras guards float16
+    finally:
+        assert choose_precision(use_gpu=False) == "float32"
+    assert _tiny_model().layers[2].compute_dtype == "float32"

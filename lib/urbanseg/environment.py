@@ -26,7 +26,7 @@ def _cpu() -> str:
     return platform.processor() or platform.machine()
 
 
-def _gpus() -> list[str]:
+def gpus() -> list[str]:
     import keras
 
     backend = keras.backend.backend()
@@ -75,7 +75,7 @@ def environment() -> dict:
         "numpy": _version("numpy"),
         "platform": platform.platform(),
         "cpu": f"{_cpu()} ({os.cpu_count()} cores)",
-        "gpu": ", ".join(_gpus()) or None,
+        "gpu": ", ".join(gpus()) or None,
         "git_commit": git_commit(Path(__file__).resolve().parent),
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
     }

@@ -31,13 +31,13 @@ keras = import_keras()
 from . import data, models  # noqa: E402  (after the quiet Keras import)
 from .atomic import write_atomically
 from .config import RunConfig
-from .environment import environment
+from .environment import environment, gpus
 from .errors import InputError
 from .evaluate import count_flops, evaluate_model, measure_inference, peak_rss_mb
 from .labels import CLASS_NAMES, NUM_CLASSES, TRAINID_TO_ID
 from .losses import median_frequency_weights
 from .metrics import majority_baseline
-from .train import class_pixel_counts, fit, set_determinism
+from .train import choose_precision, class_pixel_counts, fit, set_determinism
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class Experiment:
             self.root = Path(config.data_root).expanduser()
             self.synthetic = self.root.resolve() == default_dataset_root().resolve()
         set_determinism(config.seed, deterministic)
+        self.precision = choose_precision(bool(gpus()))
         self.train_samples = data.select_samples(data.find_samples(self.root, "train"),
                                                   config.max_train_images, config.seed)
         self.val_samples = data.select_samples(data.find_samples(self.root, "val"),
@@ -236,6 +237,7 @@ class Experiment:
             "parameters": self.config.to_dict(),
             **self.model_summary(),
             "model_options": getattr(self, "model_options", {}),
+            "precision": self.precision,
             "data": {
                 "root": str(self.root.resolve()),
                 "synthetic": self.synthetic,
