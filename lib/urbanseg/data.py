@@ -11,15 +11,21 @@ split is the official one, by folder. TensorFlow is imported only by the input p
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import random
 import re
+import shutil
+import tempfile
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
 
 from .errors import InputError
 from .labels import NUM_LABEL_IDS, labels_to_train_ids
@@ -184,14 +190,10 @@ def load_pair(sample: Sample, size: tuple[int, int] | None = None) -> tuple[np.n
 
 
 def default_cache_dir() -> Path:
-    import os
-
     return Path(os.environ.get("URBANSEG_CACHE", "~/.cache/urbanseg")).expanduser() / "preprocessed"
 
 
 def _cache_key(samples: list[Sample], size: tuple[int, int]) -> str:
-    import hashlib
-
     digest = hashlib.sha256(f"v1 {size}".encode())
     for sample in samples:
         for path in (sample.image, sample.label):
@@ -214,13 +216,6 @@ def build_cache(
     size, so a changed input makes a new cache; a cache is written to a temporary folder and
     renamed when complete. Returns the image and mask paths, in the order of ``samples``.
     """
-    import os
-    import shutil
-    import tempfile
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tqdm import tqdm
-
     folder = Path(cache_dir or default_cache_dir()) / _cache_key(samples, size)
     paths = (
         [str(folder / f"{s.stem}_image.png") for s in samples],

@@ -12,6 +12,7 @@ Everything lands in ``results/<model>/`` (docs/results.md), each file written at
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -45,8 +46,6 @@ NUM_SAMPLE_IMAGES = 4
 
 
 def save_png(array: np.ndarray, path: Path) -> None:
-    import io
-
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
     write_atomically(path, buffer.getvalue())
