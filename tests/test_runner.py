@@ -37,7 +37,7 @@ WRITE_METRICS = """\
 model = {model!r}
 folder = pathlib.Path(config.results_dir) / model
 folder.mkdir(parents=True, exist_ok=True)
-metrics = {{"model": model, "status": "ok", "digest": config.digest(model),
+metrics = {{"model": model, "status": "ok", "digest": config.digest(model), "metrics": {{"miou": 0.5}},
            "parameters": config.to_dict(), "cwd": os.getcwd()}}
 (folder / "metrics.json.tmp").write_text(json.dumps(metrics))
 os.replace(folder / "metrics.json.tmp", folder / "metrics.json")"""
@@ -184,6 +184,8 @@ def test_main_run_reads_params_file_then_overrides(project, kernel, capsys):
     assert parameters["epochs"] == 5 and parameters["learning_rate"] == 0.01
     assert parameters["results_dir"] == "out"
     assert "0 failed" in capsys.readouterr().out
+    summary = (project / "out" / "summary.csv").read_text().splitlines()
+    assert summary[0].startswith("model,status,miou") and summary[1].startswith("ok,ok,")
 
 
 @pytest.mark.parametrize("parameters, message", [

@@ -577,4 +577,12 @@ def main_run(args) -> int:
                          timeout=getattr(args, "timeout", None),
                          progress=not getattr(args, "quiet", False))
     print(summary.format())
+    results_dir = Path(args.results or parameters.get("results_dir") or "results")
+    if results_dir.is_dir():  # every model's results in one table (the report reads it too)
+        from .results import collect, write_summary
+
+        try:
+            print(f"summary of all runs: {write_summary(collect(results_dir), results_dir)}")
+        except InputError as error:  # a malformed old result must not hide this run's outcome
+            logger.warning("no summary.csv: %s", error)
     return summary.exit_code
