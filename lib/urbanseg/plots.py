@@ -123,6 +123,17 @@ def _percent_or_nan(value) -> float:
 
 
 @_styled
+def _label_curve_axes(loss_ax, miou_ax, lang: str) -> None:
+    """Axis labels, titles and whole-number epoch ticks of the loss and val-mIoU panels."""
+    loss_ax.set(xlabel=text("plot_epoch", lang), ylabel=text("plot_loss", lang),
+                title=text("plot_loss_title", lang))
+    miou_ax.set(xlabel=text("plot_epoch", lang), ylabel=text("plot_val_miou", lang),
+                title=text("plot_miou_title", lang))
+    for ax in (loss_ax, miou_ax):
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        _localize(ax, lang)
+
+
 def training_curves(history_df: pd.DataFrame, *, lang: str = "pt", title: str | None = None) -> Figure:
     """Loss and validation loss per epoch (left), validation mIoU per epoch (right)."""
     figure = new_figure(WIDTH, 3.0)
@@ -136,22 +147,10 @@ def training_curves(history_df: pd.DataFrame, *, lang: str = "pt", title: str | 
         loss_ax.plot(
             epochs, history_df["val_loss"], "-", color="#d62728", label=text("plot_val_loss", lang)
         )
-    loss_ax.set(
-        xlabel=text("plot_epoch", lang),
-        ylabel=text("plot_loss", lang),
-        title=text("plot_loss_title", lang),
-    )
     loss_ax.legend()
     if "val_miou" in history_df:
         miou_ax.plot(epochs, 100 * history_df["val_miou"], "-o", color="#2ca02c", markersize=3)
-    miou_ax.set(
-        xlabel=text("plot_epoch", lang),
-        ylabel=text("plot_val_miou", lang),
-        title=text("plot_miou_title", lang),
-    )
-    for ax in (loss_ax, miou_ax):
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        _localize(ax, lang)
+    _label_curve_axes(loss_ax, miou_ax, lang)
     _title(figure, title, text("plot_curves_title", lang))
     return figure
 
@@ -658,19 +657,7 @@ def all_training_curves(
                 markersize=2.5,
                 label=model_name(model),
             )
-    loss_ax.set(
-        xlabel=text("plot_epoch", lang),
-        ylabel=text("plot_loss", lang),
-        title=text("plot_loss_title", lang),
-    )
-    miou_ax.set(
-        xlabel=text("plot_epoch", lang),
-        ylabel=text("plot_val_miou", lang),
-        title=text("plot_miou_title", lang),
-    )
-    for ax in (loss_ax, miou_ax):
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        _localize(ax, lang)
+    _label_curve_axes(loss_ax, miou_ax, lang)
     handles, labels = miou_ax.get_legend_handles_labels()
     if handles:
         figure.legend(handles, labels, loc="outside lower center", ncols=min(len(handles), 6))

@@ -225,3 +225,13 @@ def copy_weights(model, reference, bgr_input_layer=None):
     logger.info("copied the weights of %d layers from %s into %s", copied, reference.name,
                 model.name)
     return copied
+
+
+def vgg16_reference(backbone_weights, width: float):
+    """keras.applications.VGG16 holding the requested weights, or None without any; loaded
+    before the model is built, so a missing download fails first. Needs width=1."""
+    if backbone_weights is None:
+        return None
+    if width != 1.0:
+        raise ValueError(f"pretrained VGG16 weights need width=1.0, got width={width}")
+    return reference_backbone("vgg16", backbone_weights)

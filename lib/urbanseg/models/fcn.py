@@ -42,12 +42,7 @@ def build_fcn(num_classes=19, input_shape=(256, 512, 3), *, variant="default",
     if variant == "seed":
         check_seed_arguments("build_fcn", backbone_weights, ["width"] if width != 1.0 else [])
         return _build_seed_fcn(num_classes, input_shape)
-    if backbone_weights is not None and width != 1.0:
-        raise ValueError(f"pretrained VGG16 weights need width=1.0, got width={width}")
-
-    # Weights first: a missing download fails before the model is built.
-    reference = (None if backbone_weights is None else
-                 backbones.reference_backbone("vgg16", backbone_weights))
+    reference = backbones.vgg16_reference(backbone_weights, width)
     inputs = keras.Input(input_shape, name="image")
     x = preprocess(inputs, "symmetric" if backbone_weights is None else "caffe")
     pools = {}
