@@ -10,6 +10,7 @@
 #   JOBS=2                     notebooks run at once
 #   FORCE=1                    rerun models whose results are complete
 #   TIMEOUT=7200               per-cell time limit of the notebooks in seconds (default: none)
+#   PARAMS="-p width 1"        any other notebook parameters, as urbanseg run takes them
 #   GPU=1                      `make setup` installs TensorFlow with CUDA instead of the CPU build
 
 PYTHON ?= python3
@@ -21,7 +22,7 @@ JOBS   ?= 1
 RUN_ARGS := $(if $(DATA),--root $(DATA)) \
             $(if $(EPOCHS),-p epochs $(EPOCHS)) \
             $(if $(SIZE),-p image_height $(word 1,$(subst x, ,$(SIZE))) -p image_width $(word 2,$(subst x, ,$(SIZE)))) \
-            $(if $(FORCE),--force) $(if $(TIMEOUT),--timeout $(TIMEOUT)) --jobs $(JOBS)
+            $(if $(FORCE),--force) $(if $(TIMEOUT),--timeout $(TIMEOUT)) --jobs $(JOBS) $(PARAMS)
 
 .PHONY: help setup report test test-fast lab bench clean distclean
 
@@ -32,7 +33,7 @@ help:
 	@echo "make lab      open the notebooks in JupyterLab"
 	@echo "make bench    benchmarks (evaluation speed vs the official script, training speed)"
 	@echo "make clean    remove results/ and the generated report"
-	@echo "variables: DATA= MODELS= EPOCHS= SIZE=HxW JOBS= FORCE=1 TIMEOUT=s GPU=1"
+	@echo "variables: DATA= MODELS= EPOCHS= SIZE=HxW JOBS= FORCE=1 TIMEOUT=s PARAMS=\"-p NAME VALUE\" GPU=1"
 
 setup: $(STAMP)
 

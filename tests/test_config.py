@@ -62,3 +62,18 @@ def test_notebook_parameters_cell_mirrors_run_config(path):
     assert list(values) == parameter_names()
     assert values == RunConfig().to_dict()
     assert all(not c.get("outputs") for c in notebook["cells"] if c["cell_type"] == "code")
+
+
+@pytest.mark.parametrize("model, values, expected", [
+    ("unet", {}, (0.25, None)),  # CPU width by default
+    ("deeplab", {}, (0.5, None)),
+    ("fcn", {"backbone_weights": "imagenet"}, (1.0, "imagenet")),  # weights exist at width 1
+    ("unet", {"backbone_weights": "imagenet"}, (0.25, None)),  # no backbone: not applied
+    ("pspnet", {"backbone_weights": "/w.h5", "width": 0.5}, (0.5, "/w.h5")),  # explicit wins
+    ("segnet", {"variant": "seed"}, (None, None)),  # the seed variant keeps its own width
+    ("mine", {"backbone_weights": "imagenet"}, (1.0, "imagenet")),  # a student's model decides
+])
+def test_study_wide_parameters_are_read_per_model(model, values, expected):
+    from urbanseg.experiment import model_arguments
+
+    assert model_arguments(model, RunConfig.from_dict(values)) == expected

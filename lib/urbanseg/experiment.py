@@ -63,6 +63,24 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def model_arguments(model_name: str, config: RunConfig) -> tuple[float | None, str | None]:
+    """``width`` and ``backbone_weights`` for this model from study-wide parameters.
+
+    Parameters apply to every notebook, so they are read per model: without a ``width``, the
+    CPU-friendly default, or the paper's width (1.0) when pretrained weights are asked for
+    (they exist only for it); ``backbone_weights`` is dropped, with a note, for a model that has
+    no pretrained backbone (U-Net), instead of failing its notebook.
+    """
+    weights = config.backbone_weights
+    if weights is not None and model_name in models.MODELS and model_name not in models.PRETRAINED:
+        log.info("%s has no pretrained backbone: backbone_weights=%r does not apply", model_name, weights)
+        weights = None
+    width = config.width
+    if width is None and config.variant == "default":  # the seed variants have their own widths
+        width = 1.0 if weights is not None else models.CPU_WIDTHS.get(model_name)
+    return width, weights
+
+
 class Experiment:
     """Data, model, training, evaluation and results of one model under one RunConfig."""
 
@@ -143,14 +161,12 @@ class Experiment:
         model the library does not know (a student's own notebook), called with the same
         arguments."""
         cfg = self.config
-        width = cfg.width
-        if width is None and cfg.variant == "default":  # the seed variants have their own widths
-            width = models.CPU_WIDTHS.get(self.model_name)
+        width, backbone_weights = model_arguments(self.model_name, cfg)
         if width is not None:
             options.setdefault("width", width)
         self.model_options = dict(options)
         arguments = dict(num_classes=NUM_CLASSES, input_shape=(*self.size, 3), variant=cfg.variant,
-                         backbone_weights=cfg.backbone_weights, **options)
+                         backbone_weights=backbone_weights, **options)
         if builder is not None:
             self.model = builder(**arguments)
         elif self.model_name in models.MODELS:

@@ -20,6 +20,9 @@ MODELS = {
 # room for loading and evaluation within one to two minutes per model.
 CPU_WIDTHS = {"unet": 0.25, "segnet": 0.25, "fcn": 0.25, "deeplab": 0.5, "pspnet": 0.25}
 
+# The ImageNet backbone whose weights backbone_weights loads; U-Net has none.
+PRETRAINED = {"segnet": "VGG16", "fcn": "VGG16", "deeplab": "MobileNetV2", "pspnet": "ResNet50"}
+
 
 def build_model(name, num_classes=19, input_shape=(256, 512, 3), *, variant="default",
                 backbone_weights=None, **options):
@@ -32,6 +35,6 @@ def build_model(name, num_classes=19, input_shape=(256, 512, 3), *, variant="def
                    **options)
 
 
-__all__ = ["MODELS", "CPU_WIDTHS", "build_model", "build_unet", "build_segnet", "build_fcn",
+__all__ = ["MODELS", "CPU_WIDTHS", "PRETRAINED", "build_model", "build_unet", "build_segnet", "build_fcn",
            "build_deeplab", "build_pspnet", "MaxPoolingWithArgmax2D", "MaxUnpooling2D",
            "AdaptiveAveragePooling2D", "WeightsUnavailableError"]
