@@ -238,7 +238,7 @@ class Experiment:
 
         path = self.out / "figures" / f"{name}.png"
         save_figure(figure, path)
-        _show_in_notebook(path)
+        _show_in_notebook(path, alt=name.replace("_", " "))
 
     def finish(self) -> Path:
         """Write metrics.json (last, atomically): the run is complete."""
@@ -283,7 +283,7 @@ class Experiment:
         return self.model
 
 
-def _show_in_notebook(path: Path) -> None:
+def _show_in_notebook(path: Path, alt: str) -> None:
     """Display a PNG as the cell's output when running in a Jupyter kernel (no-op elsewhere):
     the figures are built on their own Agg canvas, which Jupyter does not display by itself."""
     try:
@@ -292,7 +292,7 @@ def _show_in_notebook(path: Path) -> None:
     except ImportError:
         return
     if get_ipython() is not None:
-        display(IPythonImage(filename=str(path)))
+        display(IPythonImage(filename=str(path), alt=alt))
 
 
 def predict_split(run_dir: str | Path, root: str | Path, split: str, out: str | Path, *,

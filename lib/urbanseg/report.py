@@ -736,6 +736,9 @@ def export_notebook(notebook: Path, out_path: Path, lang: str = "pt") -> Path:
             f"{notebook}: not a readable notebook ({str(error).splitlines()[0][:200]})"
         ) from None
     exporter = HTMLExporter(template_name="lab", embed_images=True)
+    # The lab template drops the images' alt text (kept in the notebook) and nbconvert then
+    # warns once per notebook; the warning says nothing the reader of `make report` can act on.
+    exporter.log.setLevel(logging.ERROR)
     body, _ = exporter.from_notebook_node(node)
     environment = _jinja()
     toggle = environment.get_template("notebook_toggle.html.j2").render(
