@@ -567,3 +567,19 @@ def test_plots_return_figures():
         assert isinstance(figure, Figure)
     error = plots.error_map(image, gt, np.where(gt == 0, 1, 0).astype(np.uint8))
     assert (error[0, 0] == 0).all() and tuple(error[8, 8]) == plots.ERROR_COLOR
+
+
+def test_discussion_says_no_model_gets_small_objects_instead_of_naming_a_best_at_zero(tmp_path):
+    from urbanseg.report import _discussion
+    from urbanseg.strings import text
+
+    classes = list(CLASS_NAMES)
+    df_iou = pd.DataFrame([[0.9 if i in (0, 2, 8, 10) else 0.0 for i in range(19)]] * 2,
+                          index=["unet", "fcn"], columns=classes)
+    summary = pd.DataFrame({"model": ["unet", "fcn"], "miou": [0.2, 0.1], "iiou": [None, None],
+                            "inference_images_per_second": [10.0, 20.0], "params": [1e6, 2e6]})
+    notes = _discussion(summary, df_iou, synthetic=False, failed=[], lang="en")
+    assert any(note.startswith("No model segments the small objects") for note in notes)
+    assert not any(note.startswith("On small objects") for note in notes)
+    assert any(note.startswith("On large background regions") for note in notes)
+    assert text("disc_small_none", "pt", classes="x").startswith("Nenhum modelo")

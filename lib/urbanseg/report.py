@@ -549,6 +549,10 @@ def _discussion(
                 if group.empty:
                     continue
                 best = group.idxmax()
+                if group[best] < 0.0005:  # "best" at 0.0 % says nothing: no model gets them
+                    notes.append(text(f"{key}_none", lang, classes=join_names(
+                        [class_name(c, lang) for c in classes], lang)))
+                    continue
                 groups[key] = best
                 notes.append(
                     text(

@@ -376,6 +376,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "Em objetos pequenos ({classes}), o melhor modelo foi {model}, com IoU médio de "
         "{value} %."),
     "disc_large": "Nas grandes regiões de fundo ({classes}), o melhor foi {model} ({value} %).",
+    "disc_small_none": (
+        "Nenhum modelo segmentou os objetos pequenos ({classes}): o IoU médio de cada modelo "
+        "nessas classes arredonda para 0,0 %."),
+    "disc_large_none": "Nenhum modelo segmentou as grandes regiões de fundo ({classes}).",
     "disc_same_best": "O mesmo modelo lidera nos dois grupos.",
     "disc_fastest": (
         "O modelo mais rápido na inferência foi {model} ({speed} imagens/s), com mIoU de "
@@ -769,6 +773,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "disc_undefined": "Undefined IoU (class absent from the validation annotations): {classes}.",
     "disc_small": "On small objects ({classes}), the best model was {model}, with a mean IoU of {value} %.",
     "disc_large": "On large background regions ({classes}), the best was {model} ({value} %).",
+    "disc_small_none": (
+        "No model segments the small objects ({classes}): each model's mean IoU on these "
+        "classes rounds to 0.0 %."),
+    "disc_large_none": "No model segments the large background regions ({classes}).",
     "disc_same_best": "The same model leads both groups.",
     "disc_fastest": (
         "The fastest model at inference was {model} ({speed} images/s), with an mIoU of "
