@@ -69,3 +69,13 @@ def test_console_script_help_lists_the_commands():
                             text=True, check=True)
     for command in ("synth", "check", "evaluate", "run", "report", "predict"):
         assert command in result.stdout
+
+
+def test_quiet_is_accepted_before_or_after_the_command():
+    from urbanseg.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["check", "x"]).quiet is False
+    assert parser.parse_args(["-q", "check", "x"]).quiet is True
+    assert parser.parse_args(["check", "x", "-q"]).quiet is True
+    assert parser.parse_args(["run", "unet", "--quiet"]).quiet is True

@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", required=True, choices=("val", "test"), help="split to predict")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.set_defaults(func=cmd_predict)
+    for command in commands.choices.values():  # -q after the command works too
+        command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                             help="no progress bars or info messages")
     return parser
 
 
