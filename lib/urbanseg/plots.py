@@ -548,37 +548,24 @@ def _place_labels(figure: Figure, ax, xs, ys, labels, colors) -> None:
         (0, 12, "center", "bottom"),
         (0, -12, "center", "top"),
     ]
+    def annotate(x, y, label, color, dx, dy, ha, va):
+        return ax.annotate(
+            label, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, fontsize=8,
+            color="#222222",
+            bbox=dict(boxstyle="round,pad=0.2", fc="white", ec=color, lw=0.8, alpha=0.9),
+        )
+
     for x, y, label, color in sorted(zip(xs, ys, labels, colors), key=lambda item: -item[1]):
         annotation = None
-        for dx, dy, ha, va in offsets:
-            annotation = ax.annotate(
-                label,
-                (x, y),
-                xytext=(dx, dy),
-                textcoords="offset points",
-                ha=ha,
-                va=va,
-                fontsize=8,
-                color="#222222",
-                bbox=dict(boxstyle="round,pad=0.2", fc="white", ec=color, lw=0.8, alpha=0.9),
-            )
+        for offset in offsets:
+            annotation = annotate(x, y, label, color, *offset)
             box = annotation.get_window_extent(renderer).expanded(1.05, 1.1)
             if not any(box.overlaps(other) for other in placed):
                 break
             annotation.remove()
             annotation = None
         if annotation is None:  # every position overlaps: keep the first
-            dx, dy, ha, va = offsets[0]
-            annotation = ax.annotate(
-                label,
-                (x, y),
-                xytext=(dx, dy),
-                textcoords="offset points",
-                ha=ha,
-                va=va,
-                fontsize=8,
-                bbox=dict(boxstyle="round,pad=0.2", fc="white", ec=color, lw=0.8, alpha=0.9),
-            )
+            annotation = annotate(x, y, label, color, *offsets[0])
         placed.append(annotation.get_window_extent(renderer))
 
 
