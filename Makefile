@@ -24,11 +24,12 @@ RUN_ARGS := $(if $(DATA),--root $(DATA)) \
             $(if $(SIZE),-p image_height $(word 1,$(subst x, ,$(SIZE))) -p image_width $(word 2,$(subst x, ,$(SIZE)))) \
             $(if $(FORCE),--force) $(if $(TIMEOUT),--timeout $(TIMEOUT)) --jobs $(JOBS) $(PARAMS)
 
-.PHONY: help setup report test test-fast lab bench clean distclean
+.PHONY: help setup report test test-fast lint format lab bench clean distclean
 
 help:
 	@echo "make report   run every model notebook and render report/relatorio.{html,pdf}"
 	@echo "make test     run the test suite"
+	@echo "make lint     check formatting and lint (ruff); make format rewrites the files"
 	@echo "make setup    create .venv, install urbanseg, register the Jupyter kernel"
 	@echo "make lab      open the notebooks in JupyterLab"
 	@echo "make bench    benchmarks (evaluation speed vs the official script, training speed)"
@@ -63,6 +64,14 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
+lint: setup
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
 lab: setup
 	$(BIN)/python -m pip install --quiet -e '.[test,jupyter]'
 	$(BIN)/jupyter lab notebooks/
@@ -75,4 +84,4 @@ clean:
 	rm -rf results report/*.html report/*.pdf report/notebooks
 
 distclean: clean
-	rm -rf $(VENV) lib/*.egg-info .pytest_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache dist

@@ -34,10 +34,28 @@ CITY = "frankfurt"
 
 # label ids (helpers/labels.py): stuff drawn as bands and blocks, things as instances
 SKY, BUILDING, VEGETATION, ROAD, SIDEWALK, EGO, STATIC = 23, 11, 21, 7, 8, 1, 4
-STUFF_BLOCKS = (12, 13, 17, 19, 20, 22, 9, 14, 4, 5)  # wall, fence, pole, lights, signs, terrain, ...
+STUFF_BLOCKS = (
+    12,
+    13,
+    17,
+    19,
+    20,
+    22,
+    9,
+    14,
+    4,
+    5,
+)  # wall, fence, pole, lights, signs, terrain, ...
 THINGS = {  # label id: (count per image, typical height)
-    24: (6, 120), 25: (2, 130), 26: (6, 160), 27: (1, 260), 28: (1, 300),
-    31: (1, 320), 32: (1, 120), 33: (2, 110), 29: (1, 220),  # caravan: instance of an ignored class
+    24: (6, 120),
+    25: (2, 130),
+    26: (6, 160),
+    27: (1, 260),
+    28: (1, 300),
+    31: (1, 320),
+    32: (1, 120),
+    33: (2, 110),
+    29: (1, 220),  # caravan: instance of an ignored class
 }
 
 
@@ -54,14 +72,19 @@ def make_ground_truth(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]
     labels[horizon : horizon + 120, -int(rng.integers(300, 600)) :] = SIDEWALK
     for _ in range(25):
         y, x = int(rng.integers(100, HEIGHT - 150)), int(rng.integers(0, WIDTH))
-        labels[y : y + int(rng.integers(20, 200)), x : x + int(rng.integers(8, 250))] = rng.choice(STUFF_BLOCKS)
+        labels[y : y + int(rng.integers(20, 200)), x : x + int(rng.integers(8, 250))] = rng.choice(
+            STUFF_BLOCKS
+        )
     labels[-80:] = EGO
     instances = labels.astype(np.uint16)
     for label_id, (count, height) in THINGS.items():
         for k in range(int(rng.integers(0, 2 * count + 1))):
             h = int(height * rng.uniform(0.3, 1.5))
             w = int(h * (0.45 if label_id in (24, 25) else 1.6))
-            y, x = int(rng.integers(horizon - h // 2, HEIGHT - 80 - h // 2)), int(rng.integers(0, WIDTH - w))
+            y, x = (
+                int(rng.integers(horizon - h // 2, HEIGHT - 80 - h // 2)),
+                int(rng.integers(0, WIDTH - w)),
+            )
             labels[y : y + h, x : x + w] = label_id
             instances[y : y + h, x : x + w] = label_id * 1000 + k
     crowd = int(rng.integers(0, WIDTH - 300))  # a group of people without instance ids
@@ -72,10 +95,14 @@ def make_ground_truth(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]
 
 def make_prediction(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The ground truth shifted a little, with wrong blocks, void blocks and caravans for cars."""
-    prediction = np.roll(labels, (int(rng.integers(-6, 7)), int(rng.integers(-12, 13))), axis=(0, 1))
+    prediction = np.roll(
+        labels, (int(rng.integers(-6, 7)), int(rng.integers(-12, 13))), axis=(0, 1)
+    )
     for _ in range(30):
         y, x = int(rng.integers(0, HEIGHT - 64)), int(rng.integers(0, WIDTH - 64))
-        prediction[y : y + int(rng.integers(16, 200)), x : x + int(rng.integers(16, 300))] = rng.integers(0, 34)
+        prediction[y : y + int(rng.integers(16, 200)), x : x + int(rng.integers(16, 300))] = (
+            rng.integers(0, 34)
+        )
     cars = prediction == 26
     prediction[cars & (rng.random(cars.shape) < 0.002)] = 29
     return prediction
@@ -96,7 +123,9 @@ def write_tree(root: Path, pred_dir: Path, pairs: int, seed: int = 0) -> int:
         count += int(np.isin(ids, [24, 25, 26, 27, 28, 31, 32, 33]).sum())
         placeholder.save(root / "leftImg8bit" / "val" / CITY / f"{stem}_leftImg8bit.png")
         Image.fromarray(labels).save(root / "gtFine" / "val" / CITY / f"{stem}_gtFine_labelIds.png")
-        Image.fromarray(instances).save(root / "gtFine" / "val" / CITY / f"{stem}_gtFine_instanceIds.png")
+        Image.fromarray(instances).save(
+            root / "gtFine" / "val" / CITY / f"{stem}_gtFine_instanceIds.png"
+        )
         Image.fromarray(make_prediction(labels, rng)).save(pred_dir / f"{stem}_pred.png")
     return count
 
@@ -111,7 +140,9 @@ def official(root: Path, pred_dir: Path) -> dict:
     vars(args).update(vars(official_script.args))
     args.quiet, args.JSONOutput, args.evalInstLevelScore = True, False, True
     ground_truth = sorted(str(p) for p in (root / "gtFine" / "val").glob("*/*_gtFine_labelIds.png"))
-    predictions = [str(pred_dir / (Path(p).name.replace("_gtFine_labelIds", "_pred"))) for p in ground_truth]
+    predictions = [
+        str(pred_dir / (Path(p).name.replace("_gtFine_labelIds", "_pred"))) for p in ground_truth
+    ]
     return official_script.evaluateImgLists(predictions, ground_truth, args)
 
 
@@ -146,9 +177,15 @@ def check_agreement(ours: dict, theirs: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=20)
-    parser.add_argument("--repeat", type=int, default=3, help="time each side this many times, keep the best")
-    parser.add_argument("--jobs", type=int, default=None, help="urbanseg worker threads (default: CPUs)")
-    parser.add_argument("--processes", action="store_true", help="also time a process pool and one thread")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="time each side this many times, keep the best"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="urbanseg worker threads (default: CPUs)"
+    )
+    parser.add_argument(
+        "--processes", action="store_true", help="also time a process pool and one thread"
+    )
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_evaluate_") as folder:
         root, pred_dir = Path(folder) / "cityscapes", Path(folder) / "pred"
@@ -166,10 +203,18 @@ def main() -> None:
             ),
         }
         if options.processes:
-            runs["urbanseg, one thread"] = lambda: evaluate_predictions(root, pred_dir, jobs=1, progress=False)
-            runs["urbanseg, process pool"] = lambda: with_processes(root, pred_dir, options.jobs or 2)
+            runs["urbanseg, one thread"] = lambda: evaluate_predictions(
+                root, pred_dir, jobs=1, progress=False
+            )
+            runs["urbanseg, process pool"] = lambda: with_processes(
+                root, pred_dir, options.jobs or 2
+            )
         # Interleave the runs and keep each one's best, so that a busy machine hurts all alike.
-        wall, cpu, results = {name: math.inf for name in runs}, {name: math.inf for name in runs}, {}
+        wall, cpu, results = (
+            {name: math.inf for name in runs},
+            {name: math.inf for name in runs},
+            {},
+        )
         for _ in range(options.repeat):
             for name, run in runs.items():
                 start_wall, start_cpu = time.perf_counter(), time.process_time()
@@ -180,10 +225,16 @@ def main() -> None:
         for name in runs:
             if name != official_name:
                 check_agreement(results[name], results[official_name])
-            cpu_time = "" if "process" in name else f"   (CPU {cpu[name] / options.pairs * 1e3:5.1f} ms/pair)"
+            cpu_time = (
+                ""
+                if "process" in name
+                else f"   (CPU {cpu[name] / options.pairs * 1e3:5.1f} ms/pair)"
+            )
             print(f"{name:<32} {wall[name] / options.pairs * 1e3:7.1f} ms/pair{cpu_time}")
         ratio = wall[official_name] / wall["urbanseg evaluate_predictions"]
-        print(f"urbanseg is {ratio:.2f}x faster than the official script; every score agrees to 1e-9")
+        print(
+            f"urbanseg is {ratio:.2f}x faster than the official script; every score agrees to 1e-9"
+        )
 
 
 if __name__ == "__main__":

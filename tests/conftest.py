@@ -3,17 +3,22 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from pathlib import Path  # noqa: E402
+import re
+from pathlib import Path
 
-import re  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+import pytest
+from PIL import Image
 
 
-def write_pair(root: Path, split: str, city: str, index: int, label_ids: np.ndarray,
-               image: np.ndarray | None = None) -> str:
+def write_pair(
+    root: Path,
+    split: str,
+    city: str,
+    index: int,
+    label_ids: np.ndarray,
+    image: np.ndarray | None = None,
+) -> str:
     """One Cityscapes frame: leftImg8bit RGB image and gtFine labelIds; returns its stem."""
     stem = f"{city}_{index:06d}_000019"
     image_dir = root / "leftImg8bit" / split / city
@@ -57,12 +62,11 @@ def pdf_page_count(data: bytes) -> int:
 
         return len(PdfReader(io.BytesIO(data)).pages)
     except ImportError:
+        import contextlib
         import zlib
 
         chunks = [data]
         for match in re.finditer(rb"/FlateDecode[^>]*>>\s*stream\r?\n", data):
-            try:
+            with contextlib.suppress(zlib.error):
                 chunks.append(zlib.decompressobj().decompress(data[match.end() :]))
-            except zlib.error:
-                pass
         return sum(len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", chunk)) for chunk in chunks)

@@ -18,19 +18,48 @@ def run(capsys, *argv):
 
 def test_synth_then_check(tmp_path, capsys):
     root = tmp_path / "tree"
-    code, _, err = run(capsys, "-q", "synth", str(root), "--train", "3", "--val", "2", "--test", "1",
-                       "--size", "64x128")
+    code, _, err = run(
+        capsys,
+        "-q",
+        "synth",
+        str(root),
+        "--train",
+        "3",
+        "--val",
+        "2",
+        "--test",
+        "1",
+        "--size",
+        "64x128",
+    )
     assert code == 0 and err == ""
     code, out, _ = run(capsys, "-q", "check", str(root))
     assert code == 0
-    assert "train     3 images" in out and "val       2 images" in out and "no problems found" in out
+    assert (
+        "train     3 images" in out and "val       2 images" in out and "no problems found" in out
+    )
     assert "128x64: 6" in out
 
 
 def test_check_lists_every_problem_and_exits_2(tmp_path, capsys):
     root = tmp_path / "tree"
-    assert run(capsys, "-q", "synth", str(root), "--train", "3", "--val", "1", "--test", "0",
-               "--size", "64x128")[0] == 0
+    assert (
+        run(
+            capsys,
+            "-q",
+            "synth",
+            str(root),
+            "--train",
+            "3",
+            "--val",
+            "1",
+            "--test",
+            "0",
+            "--size",
+            "64x128",
+        )[0]
+        == 0
+    )
     labels = sorted((root / "gtFine/train").glob("*/*_labelIds.png"))
     labels[0].unlink()
     Image.fromarray(np.full((64, 128), 99, np.uint8)).save(labels[1])
@@ -43,10 +72,13 @@ def test_check_lists_every_problem_and_exits_2(tmp_path, capsys):
     assert err.strip().startswith("urbanseg: error:") and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("argv, fault", [
-    (["check", "{tmp}/missing"], "{tmp}/missing: Cityscapes root not found"),
-    (["synth", "{tmp}/x", "--size", "16x16"], "size=16x16"),
-])
+@pytest.mark.parametrize(
+    "argv, fault",
+    [
+        (["check", "{tmp}/missing"], "{tmp}/missing: Cityscapes root not found"),
+        (["synth", "{tmp}/x", "--size", "16x16"], "size=16x16"),
+    ],
+)
 def test_bad_input_is_one_line_and_status_2(tmp_path, capsys, argv, fault):
     code, _, err = run(capsys, "-q", *[a.format(tmp=tmp_path) for a in argv])
     assert code == 2
@@ -65,8 +97,9 @@ def test_synth_refuses_a_non_empty_folder_and_keeps_it(tmp_path, capsys):
 
 
 def test_console_script_help_lists_the_commands():
-    result = subprocess.run([sys.executable, "-m", "urbanseg.cli", "--help"], capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "urbanseg.cli", "--help"], capture_output=True, text=True, check=True
+    )
     for command in ("synth", "check", "evaluate", "run", "report", "predict"):
         assert command in result.stdout
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import write_pair
 from PIL import Image
 
-from conftest import write_pair
 from urbanseg import data
 from urbanseg.errors import InputError
 
@@ -109,8 +109,10 @@ def test_dataset_batches_types_and_augmentation(tiny_tree):
     epoch2 = [m.numpy() for _, m in training]
     assert [m.shape for m in epoch1] == [(4, 32, 64)]  # full batches only
     assert not all(np.array_equal(a, b) for a, b in zip(epoch1, epoch2))  # reshuffled/re-augmented
-    again = [m.numpy() for _, m in data.make_dataset(samples, (32, 64), 4, training=True, seed=1,
-                                                      progress=False)]
+    again = [
+        m.numpy()
+        for _, m in data.make_dataset(samples, (32, 64), 4, training=True, seed=1, progress=False)
+    ]
     assert all(np.array_equal(a, b) for a, b in zip(epoch1, again))  # same seed, same batches
     assert set(np.unique(np.concatenate(epoch1 + epoch2))) <= set(range(19)) | {255}
 

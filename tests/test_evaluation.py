@@ -13,7 +13,17 @@ from urbanseg.evaluation import evaluate_predictions, format_table, write_json
 
 HEIGHT, WIDTH = 64, 128
 CITIES = ("frankfurt", "lindau")
-THINGS = (24, 25, 26, 26, 27, 29, 30, 32, 33)  # person, rider, car, car, truck, caravan, trailer, ...
+THINGS = (
+    24,
+    25,
+    26,
+    26,
+    27,
+    29,
+    30,
+    32,
+    33,
+)  # person, rider, car, car, truck, caravan, trailer, ...
 ABSENT_FROM_GT = (12, 31)  # wall, train: only ever predicted
 ABSENT_FROM_PREDICTION = 28  # bus: in the ground truth, never predicted
 
@@ -51,7 +61,9 @@ def stem_of_index(index: int) -> tuple[str, str]:
     return city, f"{city}_{index:06d}_{index * 19 % 1000:06d}"
 
 
-def write_tree(tmp_path: Path, images: int = 4, seed: int = 0, split: str = "val") -> tuple[Path, Path]:
+def write_tree(
+    tmp_path: Path, images: int = 4, seed: int = 0, split: str = "val"
+) -> tuple[Path, Path]:
     """A Cityscapes tree under tmp_path/cityscapes and official-format predictions under tmp_path/pred."""
     rng = np.random.default_rng(seed)
     root, pred_dir = tmp_path / "cityscapes", tmp_path / "pred"
@@ -80,7 +92,11 @@ def official_scores(root: Path, pred_dir: Path, monkeypatch, *, instances: bool 
     args.quiet, args.JSONOutput, args.evalInstLevelScore = True, False, instances
     ground_truth = sorted(str(path) for path in root.glob("gtFine/val/*/*_gtFine_labelIds.png"))
     predictions = [
-        str(pred_dir / Path(path).parent.name / Path(path).name.replace("gtFine_labelIds", "leftImg8bit"))
+        str(
+            pred_dir
+            / Path(path).parent.name
+            / Path(path).name.replace("gtFine_labelIds", "leftImg8bit")
+        )
         for path in ground_truth
     ]
     return official.evaluateImgLists(predictions, ground_truth, args)
@@ -103,9 +119,15 @@ def test_every_score_equals_the_official_script(tmp_path, monkeypatch, seed):
     for name in ours["instance_iou"]:
         assert_same(ours["instance_iou"][name], theirs["classInstScores"][name], f"iIoU {name}")
     for name in ours["category_iou"]:
-        assert_same(ours["category_iou"][name], theirs["categoryScores"][name], f"category IoU {name}")
+        assert_same(
+            ours["category_iou"][name], theirs["categoryScores"][name], f"category IoU {name}"
+        )
     for name in ours["category_instance_iou"]:
-        assert_same(ours["category_instance_iou"][name], theirs["categoryInstScores"][name], f"category iIoU {name}")
+        assert_same(
+            ours["category_instance_iou"][name],
+            theirs["categoryInstScores"][name],
+            f"category iIoU {name}",
+        )
     assert_same(ours["miou"], theirs["averageScoreClasses"], "mIoU")
     assert_same(ours["iiou"], theirs["averageScoreInstClasses"], "iIoU")
     assert_same(ours["category_miou"], theirs["averageScoreCategories"], "category mIoU")
@@ -262,7 +284,9 @@ def test_image_without_prediction_names_the_stems(tmp_path):
     root, pred_dir = write_tree(tmp_path, images=3)
     prediction_of(pred_dir, 0).unlink()
     prediction_of(pred_dir, 2).unlink()
-    expect_input_error(tmp_path, root, pred_dir, "2 image(s)", stem_of_index(0)[1], stem_of_index(2)[1])
+    expect_input_error(
+        tmp_path, root, pred_dir, "2 image(s)", stem_of_index(0)[1], stem_of_index(2)[1]
+    )
 
 
 def test_truncated_prediction_png(tmp_path):

@@ -11,9 +11,17 @@ def test_every_row_matches_the_official_table():
     assert len(labels.LABELS) == len(official.labels) == 35
     for ours, theirs in zip(labels.LABELS, official.labels):
         assert (ours.name, ours.id, ours.train_id, ours.category, ours.category_id) == (
-            theirs.name, theirs.id, theirs.trainId, theirs.category, theirs.categoryId)
+            theirs.name,
+            theirs.id,
+            theirs.trainId,
+            theirs.category,
+            theirs.categoryId,
+        )
         assert (ours.has_instances, ours.ignore_in_eval, ours.color) == (
-            theirs.hasInstances, theirs.ignoreInEval, theirs.color)
+            theirs.hasInstances,
+            theirs.ignoreInEval,
+            theirs.color,
+        )
 
 
 def test_id_to_train_id_matches_official_for_every_byte():
@@ -27,18 +35,30 @@ def test_id_to_train_id_matches_official_for_every_byte():
 def test_train_id_round_trip_and_names():
     assert labels.CLASS_NAMES[0] == "road" and labels.CLASS_NAMES[-1] == "bicycle"
     assert len(labels.CLASS_NAMES) == 19
-    assert labels.CATEGORY_NAMES == ("flat", "construction", "object", "nature", "sky", "human", "vehicle")
+    assert labels.CATEGORY_NAMES == (
+        "flat",
+        "construction",
+        "object",
+        "nature",
+        "sky",
+        "human",
+        "vehicle",
+    )
     for train_id, name in enumerate(labels.CLASS_NAMES):
         assert official.trainId2label[train_id].name == name
         assert labels.TRAINID_TO_ID[train_id] == official.name2label[name].id
     ids = np.arange(34, dtype=np.uint8)
     evaluated = labels.labels_to_train_ids(ids) != 255
-    assert np.array_equal(labels.train_ids_to_labels(labels.labels_to_train_ids(ids))[evaluated], ids[evaluated])
+    assert np.array_equal(
+        labels.train_ids_to_labels(labels.labels_to_train_ids(ids))[evaluated], ids[evaluated]
+    )
     assert labels.train_ids_to_labels(np.array([255]))[0] == 0
 
 
 def test_instance_classes_are_the_official_ones():
-    expected = [l.name for l in official.labels if l.hasInstances and not l.ignoreInEval]
+    expected = [
+        label.name for label in official.labels if label.hasInstances and not label.ignoreInEval
+    ]
     assert list(labels.INSTANCE_CLASS_NAMES) == expected
     assert labels.INSTANCE_CATEGORY_NAMES == ("human", "vehicle")
 

@@ -101,14 +101,19 @@ def test_class_only_predicted_scores_zero_and_counts_in_the_mean():
 def test_empty_matrix_has_no_scores():
     metrics = ConfusionMatrix().compute()
     assert metrics["num_images"] == 0
-    assert metrics["miou"] is None and metrics["pixel_accuracy"] is None and metrics["fw_iou"] is None
+    assert (
+        metrics["miou"] is None and metrics["pixel_accuracy"] is None and metrics["fw_iou"] is None
+    )
     json.dumps(metrics, allow_nan=False)
 
 
 def test_merge_equals_one_matrix_over_all_images():
     rng = np.random.default_rng(0)
     images = [
-        (rng.choice([*range(19), VOID], size=(8, 8)).astype(np.uint8), rng.integers(0, 19, (8, 8), dtype=np.uint8))
+        (
+            rng.choice([*range(19), VOID], size=(8, 8)).astype(np.uint8),
+            rng.integers(0, 19, (8, 8), dtype=np.uint8),
+        )
         for _ in range(4)
     ]
     whole, first, second = ConfusionMatrix(), ConfusionMatrix(), ConfusionMatrix()
@@ -135,7 +140,9 @@ def person_scene():
 def test_instance_iou_weights_hits_by_average_class_size():
     metrics = scores(*person_scene())
     weight = AVERAGE_INSTANCE_SIZE["person"] / 4
-    assert metrics["instance_iou"]["person"] == pytest.approx(3 * weight / (3 * weight + 0 + 1 * weight))
+    assert metrics["instance_iou"]["person"] == pytest.approx(
+        3 * weight / (3 * weight + 0 + 1 * weight)
+    )
     assert metrics["instance_iou"]["rider"] == 0.0  # one false positive, no instance
     assert metrics["instance_iou"]["car"] is None
     assert metrics["iiou"] == pytest.approx(0.375)
@@ -151,7 +158,9 @@ def test_instance_size_counts_every_pixel_of_the_instance_whatever_its_label():
     instances[1, 0] = 24000  # the instance now has 5 pixels, one of them hit
     weight = AVERAGE_INSTANCE_SIZE["person"] / 5
     metrics = scores(gt, pred, instances)
-    assert metrics["instance_iou"]["person"] == pytest.approx(4 * weight / (4 * weight + 1 * weight))
+    assert metrics["instance_iou"]["person"] == pytest.approx(
+        4 * weight / (4 * weight + 1 * weight)
+    )
 
 
 def test_instances_of_ignored_classes_are_skipped():
@@ -174,7 +183,9 @@ def test_caravan_predictions_count_for_vehicle_instances_as_in_the_official_scri
     assert official["category_iou"]["vehicle"] == 0.5  # caravan is void for the category IoU
     # ... but a vehicle hit for the category iIoU, and a false positive on the road pixel
     weight = AVERAGE_INSTANCE_SIZE["car"] / 2
-    assert official["category_instance_iou"]["vehicle"] == pytest.approx(2 * weight / (2 * weight + 1))
+    assert official["category_instance_iou"]["vehicle"] == pytest.approx(
+        2 * weight / (2 * weight + 1)
+    )
     # with train ids the caravan is already 255, so it is a plain miss
     train = scores(np.array([[CAR, CAR, ROAD]]), np.array([[CAR, VOID, VOID]]), instances)
     assert train["category_instance_iou"]["vehicle"] == 0.5
@@ -262,7 +273,9 @@ def test_bad_arrays_raise_and_leave_the_matrix_unchanged(gt, pred, message):
 
 def test_label_ids_outside_0_to_33_are_refused():
     with pytest.raises(ValueError, match=r"pred has values \[34\] outside label ids 0..33"):
-        ConfusionMatrix().update_label_ids(np.zeros((1, 1), np.uint8), np.full((1, 1), 34, np.uint8))
+        ConfusionMatrix().update_label_ids(
+            np.zeros((1, 1), np.uint8), np.full((1, 1), 34, np.uint8)
+        )
 
 
 def test_only_19_classes():

@@ -6,8 +6,15 @@ import keras
 import numpy as np
 import pytest
 
-from urbanseg.models import (MODELS, AdaptiveAveragePooling2D, MaxPoolingWithArgmax2D,
-                             MaxUnpooling2D, WeightsUnavailableError, backbones, build_model)
+from urbanseg.models import (
+    MODELS,
+    AdaptiveAveragePooling2D,
+    MaxPoolingWithArgmax2D,
+    MaxUnpooling2D,
+    WeightsUnavailableError,
+    backbones,
+    build_model,
+)
 
 # Small widths keep every test a fraction of a second to a few seconds on 2 cores.
 TINY = {"unet": 0.125, "segnet": 0.125, "fcn": 0.125, "deeplab": 0.25, "pspnet": 0.125}
@@ -37,8 +44,9 @@ def test_output_is_float32_logits_at_input_resolution(name, input_shape):
     assert logits.dtype == np.float32
     assert np.all(np.isfinite(logits))
     # Every layer is named by the builder, none by Keras' global counters (conv2d_7...).
-    assert not [layer.name for layer in model.layers
-                if re.fullmatch(default_layer_name(layer), layer.name)]
+    assert not [
+        layer.name for layer in model.layers if re.fullmatch(default_layer_name(layer), layer.name)
+    ]
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -56,10 +64,11 @@ def training_batch():
 
 
 def compiled(model, run_eagerly):
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True,
-                                                                  ignore_class=255),
-                  run_eagerly=run_eagerly)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255),
+        run_eagerly=run_eagerly,
+    )
     return model
 
 
@@ -105,8 +114,9 @@ def test_logits_stay_float32_under_mixed_precision(name):
     assert keras.ops.convert_to_numpy(model(images)).dtype == np.float32
 
 
-@pytest.mark.parametrize("name, parameters", [
-    ("unet", 31_381_090), ("segnet", 1_296_930), ("fcn", 6_904_162)])
+@pytest.mark.parametrize(
+    "name, parameters", [("unet", 31_381_090), ("segnet", 1_296_930), ("fcn", 6_904_162)]
+)
 def test_seed_variants_have_the_original_parameter_counts(name, parameters):
     model = build_model(name, 34, (256, 256, 3), variant="seed")
     assert model.count_params() == parameters
@@ -167,8 +177,12 @@ def test_adaptive_average_pooling_matches_torch_bins(height, width, bins):
     def span(i, length):  # torch.nn.functional.adaptive_avg_pool2d's bin boundaries
         return slice((i * length) // bins, -(-(i + 1) * length // bins))
 
-    expected = np.array([[x[:, span(i, height), span(j, width)].mean(axis=(1, 2))
-                          for j in range(bins)] for i in range(bins)]).transpose(2, 0, 1, 3)
+    expected = np.array(
+        [
+            [x[:, span(i, height), span(j, width)].mean(axis=(1, 2)) for j in range(bins)]
+            for i in range(bins)
+        ]
+    ).transpose(2, 0, 1, 3)
     np.testing.assert_allclose(pooled, expected, rtol=1e-5, atol=1e-6)
 
 
@@ -179,8 +193,9 @@ def test_save_and_load_round_trip_keeps_outputs(name, tmp_path):
     path = tmp_path / f"{name}.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(images)),
-                                  keras.ops.convert_to_numpy(model(images)))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(loaded(images)), keras.ops.convert_to_numpy(model(images))
+    )
 
 
 @pytest.mark.parametrize("output_stride", [8, 16])
@@ -228,23 +243,27 @@ def test_imagenet_weights_need_a_published_width(name, width):
 
 
 def test_backbone_weights_from_a_file_are_copied_by_layer_name(tmp_path):
-    reference = keras.applications.MobileNetV2(include_top=False, weights=None, alpha=0.35,
-                                               input_shape=(224, 224, 3))
+    reference = keras.applications.MobileNetV2(
+        include_top=False, weights=None, alpha=0.35, input_shape=(224, 224, 3)
+    )
     path = tmp_path / "mobilenet_v2_0.35_no_top.weights.h5"
     reference.save_weights(path)
     model = build_model("deeplab", 5, (224, 224, 3), width=0.35, backbone_weights=str(path))
     for name in ("Conv1", "block_13_depthwise", "block_16_project_BN"):
-        for copied, original in zip(model.get_layer(name).get_weights(),
-                                    reference.get_layer(name).get_weights()):
+        for copied, original in zip(
+            model.get_layer(name).get_weights(), reference.get_layer(name).get_weights()
+        ):
             np.testing.assert_array_equal(copied, original)
     # Up to its first dilated block the backbone computes what keras.applications' does, on the
     # [0, 255] images that the model preprocesses itself.
     images = np.random.default_rng(3).uniform(0, 255, (1, 224, 224, 3)).astype("float32")
     ours = keras.Model(model.input, model.get_layer("block_12_add").output)(images)
     theirs = keras.Model(reference.input, reference.get_layer("block_12_add").output)(
-        keras.applications.mobilenet_v2.preprocess_input(images.copy()))
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(theirs),
-                               rtol=1e-4, atol=1e-5)
+        keras.applications.mobilenet_v2.preprocess_input(images.copy())
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(theirs), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_missing_weights_file_is_reported():
@@ -256,8 +275,9 @@ def test_caffe_weights_have_their_first_kernel_flipped_to_rgb():
     inputs = keras.Input((8, 8, 3))
     reference = keras.Model(inputs, keras.layers.Conv2D(4, 3, name="conv1_conv")(inputs))
     target_inputs = keras.Input((8, 8, 3))
-    target = keras.Model(target_inputs,
-                         keras.layers.Conv2D(4, 3, name="conv1_conv")(target_inputs))
+    target = keras.Model(target_inputs, keras.layers.Conv2D(4, 3, name="conv1_conv")(target_inputs))
     backbones.copy_weights(target, reference, bgr_input_layer="conv1_conv")
-    np.testing.assert_array_equal(target.get_layer("conv1_conv").get_weights()[0],
-                                  reference.get_layer("conv1_conv").get_weights()[0][:, :, ::-1])
+    np.testing.assert_array_equal(
+        target.get_layer("conv1_conv").get_weights()[0],
+        reference.get_layer("conv1_conv").get_weights()[0][:, :, ::-1],
+    )

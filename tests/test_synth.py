@@ -13,7 +13,13 @@ from urbanseg.labels import CLASS_NAMES, ID_TO_LABEL, NAME_TO_LABEL, labels_to_t
 
 SIZE = (128, 256)
 COUNTS = {"train": 10, "val": 4, "test": 3}
-SUFFIXES = (data.IMAGE_SUFFIX, data.LABEL_SUFFIX, data.INSTANCE_SUFFIX, data.COLOR_SUFFIX, data.POLYGON_SUFFIX)
+SUFFIXES = (
+    data.IMAGE_SUFFIX,
+    data.LABEL_SUFFIX,
+    data.INSTANCE_SUFFIX,
+    data.COLOR_SUFFIX,
+    data.POLYGON_SUFFIX,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +34,9 @@ def _files(root):
 
 
 def _digest(root):
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in _files(root)}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in _files(root)
+    }
 
 
 def _gt(sample, suffix):
@@ -50,7 +58,9 @@ def test_files_names_and_png_modes(tree):
                 assert labels.mode == "L" and labels.size == SIZE[::-1]
             with Image.open(sample.instances) as instances:  # 16-bit grey, as the real files
                 assert instances.mode in ("I;16", "I") and instances.info.get("bits", 16) == 16
-            assert sample.instances.read_bytes()[24:26] == bytes([16, 0])  # IHDR: depth 16, greyscale
+            assert sample.instances.read_bytes()[24:26] == bytes(
+                [16, 0]
+            )  # IHDR: depth 16, greyscale
             with Image.open(_gt(sample, data.COLOR_SUFFIX)) as colour:
                 assert colour.mode == "RGBA"  # as json2labelImg(..., "color") writes it
             polygons = json.loads(_gt(sample, data.POLYGON_SUFFIX).read_text())
@@ -58,7 +68,9 @@ def test_files_names_and_png_modes(tree):
             for obj in polygons["objects"]:
                 assert set(obj) == {"label", "polygon"} and len(obj["polygon"]) >= 3
                 for x, y in obj["polygon"]:
-                    assert type(x) is int and type(y) is int and 0 <= x < SIZE[1] and 0 <= y < SIZE[0]
+                    assert (
+                        type(x) is int and type(y) is int and 0 <= x < SIZE[1] and 0 <= y < SIZE[0]
+                    )
 
 
 def test_splits_use_distinct_cities(tree):
@@ -107,9 +119,15 @@ def test_instance_ids_only_for_classes_with_instances(tree):
         for value in np.unique(instances).tolist():
             label = ID_TO_LABEL[value // 1000 if value >= 1000 else value]
             assert value < 1000 or label.has_instances
-            assert value >= 1000 or not label.has_instances or label.name in groups  # "cargroup": plain id
-        for value in np.unique(instances[instances >= 1000]).tolist():  # k counts that label's polygons
-            assert value % 1000 < sum(o["label"] == ID_TO_LABEL[value // 1000].name for o in objects)
+            assert (
+                value >= 1000 or not label.has_instances or label.name in groups
+            )  # "cargroup": plain id
+        for value in np.unique(
+            instances[instances >= 1000]
+        ).tolist():  # k counts that label's polygons
+            assert value % 1000 < sum(
+                o["label"] == ID_TO_LABEL[value // 1000].name for o in objects
+            )
 
 
 def test_test_split_has_no_evaluated_class(tree):
@@ -141,7 +159,9 @@ def test_frames_do_not_depend_on_the_other_counts(tree, tmp_path):
 
 @pytest.mark.parametrize("size", [(32, 64), (64, 128), (96, 96), (1024, 2048)])
 def test_any_size(tmp_path, size):
-    counts = {"train": 1, "val": 0, "test": 0} if size[0] > 512 else {"train": 3, "val": 1, "test": 1}
+    counts = (
+        {"train": 1, "val": 0, "test": 0} if size[0] > 512 else {"train": 3, "val": 1, "test": 1}
+    )
     synth.generate(tmp_path / "t", **counts, size=size, progress=False)
     for sample in data.find_samples(tmp_path / "t", "train"):
         assert data.read_label_ids(sample.label).shape == size
@@ -154,7 +174,9 @@ def test_refuses_a_non_empty_folder_and_writes_nothing(tmp_path):
     (out / "notes.txt").write_text("keep me")
     with pytest.raises(InputError, match="already exists and is not empty"):
         synth.generate(out, train=1, val=0, test=0, size=(32, 64), progress=False)
-    assert [p.name for p in out.iterdir()] == ["notes.txt"] and (out / "notes.txt").read_text() == "keep me"
+    assert [p.name for p in out.iterdir()] == ["notes.txt"] and (
+        out / "notes.txt"
+    ).read_text() == "keep me"
     assert [p.name for p in tmp_path.iterdir()] == ["mine"]  # no staging folder left behind
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -162,15 +184,18 @@ def test_refuses_a_non_empty_folder_and_writes_nothing(tmp_path):
     assert len(_files(empty)) == 15 and not list(tmp_path.glob(".*.tmp"))
 
 
-@pytest.mark.parametrize("arguments, message", [
-    ({"size": (16, 64)}, "size=16x64"),
-    ({"size": (32, 32)}, "size=32x32"),
-    ({"size": (0, 0)}, "size=0x0"),
-    ({"size": "big"}, "size='big'"),
-    ({"train": -1}, "train=-1"),
-    ({"val": 2.5}, "val=2.5"),
-    ({"seed": -3}, "seed=-3"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"size": (16, 64)}, "size=16x64"),
+        ({"size": (32, 32)}, "size=32x32"),
+        ({"size": (0, 0)}, "size=0x0"),
+        ({"size": "big"}, "size='big'"),
+        ({"train": -1}, "train=-1"),
+        ({"val": 2.5}, "val=2.5"),
+        ({"seed": -3}, "seed=-3"),
+    ],
+)
 def test_bad_arguments_are_refused(tmp_path, arguments, message):
     with pytest.raises(InputError, match=message) as error:
         synth.generate(tmp_path / "t", progress=False, **arguments)
@@ -189,6 +214,10 @@ def test_default_dataset_is_generated_once(tmp_path, monkeypatch):
 
     monkeypatch.setattr(synth, "generate", small_generate)
     root = synth.ensure_default_dataset()
-    assert root == tmp_path / "cache" / f"synthetic-v{synth.SYNTH_VERSION}" == synth.default_dataset_root()
+    assert (
+        root
+        == tmp_path / "cache" / f"synthetic-v{synth.SYNTH_VERSION}"
+        == synth.default_dataset_root()
+    )
     assert len(data.find_samples(root, "val")) == 1
     assert synth.ensure_default_dataset() == root and len(calls) == 1

@@ -17,8 +17,11 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     extension happy (Keras wants ``.keras``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f"{suffix}.tmp" if not suffix
-                                    else f".tmp{suffix}", dir=path.parent)
+    handle, temp = tempfile.mkstemp(
+        prefix=f".{path.name}.",
+        suffix=f"{suffix}.tmp" if not suffix else f".tmp{suffix}",
+        dir=path.parent,
+    )
     os.close(handle)
     temp = Path(temp)
     try:

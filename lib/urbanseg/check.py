@@ -33,7 +33,9 @@ class CheckReport:
     problems: list[str] = field(default_factory=list)
 
 
-def _check_pair(image_path: Path, label_path: Path | None) -> tuple[tuple[int, int] | None, list[str]]:
+def _check_pair(
+    image_path: Path, label_path: Path | None
+) -> tuple[tuple[int, int] | None, list[str]]:
     problems = []
     try:
         with Image.open(image_path) as image:
@@ -47,8 +49,10 @@ def _check_pair(image_path: Path, label_path: Path | None) -> tuple[tuple[int, i
         try:
             ids = read_label_ids(label_path)
             if (ids.shape[1], ids.shape[0]) != size:
-                problems.append(f"{label_path}: size {ids.shape[1]}x{ids.shape[0]} differs from its "
-                                f"image {size[0]}x{size[1]}")
+                problems.append(
+                    f"{label_path}: size {ids.shape[1]}x{ids.shape[0]} differs from its "
+                    f"image {size[0]}x{size[1]}"
+                )
         except InputError as error:
             problems.append(str(error))
     return size, problems
@@ -72,23 +76,30 @@ def check_tree(root: str | Path, *, decode: bool = True, progress: bool = True) 
         images = _stems(image_dir, IMAGE_SUFFIX)
         labels = _stems(label_dir, LABEL_SUFFIX) if label_dir.is_dir() else {}
         report.counts[split] = Counter(path.parent.name for path in images.values())
-        report.instances[split] = len(_stems(label_dir, INSTANCE_SUFFIX)) if label_dir.is_dir() else 0
+        report.instances[split] = (
+            len(_stems(label_dir, INSTANCE_SUFFIX)) if label_dir.is_dir() else 0
+        )
         if not label_dir.is_dir():
             report.problems.append(f"{label_dir}: folder not found")
         elif missing := images.keys() - labels.keys():
-            report.problems.append(f"{label_dir}: no {LABEL_SUFFIX} for {len(missing)} image(s): "
-                                   f"{_short_list(missing)}")
+            report.problems.append(
+                f"{label_dir}: no {LABEL_SUFFIX} for {len(missing)} image(s): "
+                f"{_short_list(missing)}"
+            )
         if orphans := labels.keys() - images.keys():
-            report.problems.append(f"{image_dir}: no {IMAGE_SUFFIX} for {len(orphans)} label(s): "
-                                   f"{_short_list(orphans)}")
+            report.problems.append(
+                f"{image_dir}: no {IMAGE_SUFFIX} for {len(orphans)} label(s): "
+                f"{_short_list(orphans)}"
+            )
         pairs += [(path, labels.get(stem)) for stem, path in sorted(images.items())]
     if not report.counts:
         raise InputError(f"{root}/leftImg8bit: none of the split folders {', '.join(SPLITS)}")
     if decode:
         with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
             results = pool.map(lambda pair: _check_pair(*pair), pairs)
-            for size, problems in tqdm(results, total=len(pairs), desc="check", disable=not progress,
-                                       leave=False):
+            for size, problems in tqdm(
+                results, total=len(pairs), desc="check", disable=not progress, leave=False
+            ):
                 if size:
                     report.sizes[size] += 1
                 report.problems += problems
@@ -101,8 +112,10 @@ def format_report(report: CheckReport) -> str:
         total = sum(cities.values())
         official = OFFICIAL_COUNTS[split]
         note = "" if total == official else f" (official Cityscapes: {official})"
-        lines.append(f"  {split:5s} {total:5d} images in {len(cities)} cities{note}, "
-                     f"{report.instances.get(split, 0)} with instanceIds")
+        lines.append(
+            f"  {split:5s} {total:5d} images in {len(cities)} cities{note}, "
+            f"{report.instances.get(split, 0)} with instanceIds"
+        )
         for city, count in sorted(cities.items()):
             lines.append(f"        {city:16s} {count:5d}")
     if report.sizes:

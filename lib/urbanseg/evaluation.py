@@ -86,7 +86,9 @@ def match_predictions(samples: list[Sample], pred_dir: str | Path) -> list[tuple
             more = f" (and {len(paths) - 2} more)" if len(paths) > 2 else ""
             raise InputError(f"{paths[0]}: a second prediction for {stem} is {paths[1]}{more}")
     if missing := [sample.stem for sample in samples if sample.stem not in found]:
-        raise InputError(f"{pred_dir}: no prediction for {len(missing)} image(s): {_short_list(missing)}")
+        raise InputError(
+            f"{pred_dir}: no prediction for {len(missing)} image(s): {_short_list(missing)}"
+        )
     if unused := len(files) - len(found):
         log.info("%d PNG file(s) in %s match no %s image", unused, pred_dir, samples[0].split)
     return [(sample, found[sample.stem][0]) for sample in samples]
@@ -107,10 +109,14 @@ def read_instance_ids(path: Path, shape: tuple[int, int]) -> np.ndarray:
     """A ``_gtFine_instanceIds.png``: label id, or label id * 1000 + k inside an instance."""
     ids = read_png(path, mode="L")
     if ids.shape != shape:
-        raise InputError(f"{path}: instance ids are {_size(ids.shape)} but the label ids are {_size(shape)}")
+        raise InputError(
+            f"{path}: instance ids are {_size(ids.shape)} but the label ids are {_size(shape)}"
+        )
     if ids.size and (int(ids.min()) < 0 or int(ids.max()) // 1000 >= NUM_LABEL_IDS):
         low, high = int(ids.min()), int(ids.max())
-        raise InputError(f"{path}: instance ids {low}..{high} name label ids outside 0..{NUM_LABEL_IDS - 1}")
+        raise InputError(
+            f"{path}: instance ids {low}..{high} name label ids outside 0..{NUM_LABEL_IDS - 1}"
+        )
     return ids
 
 
@@ -131,7 +137,11 @@ def _size(shape) -> str:
 
 def _worker_count(jobs: int | None, num_pairs: int) -> int:
     if jobs is None:
-        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        jobs = (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1
+        )
     if jobs < 1:
         raise InputError(f"jobs={jobs}: must be at least 1")
     return max(1, min(jobs, num_pairs))

@@ -72,14 +72,20 @@ NUM_LABEL_IDS = 34  # valid values of a labelIds PNG: 0..33
 NAME_TO_LABEL = {label.name: label for label in LABELS}
 ID_TO_LABEL = {label.id: label for label in LABELS if label.id >= 0}
 
-EVAL_LABELS = tuple(sorted((l for l in LABELS if not l.ignore_in_eval), key=lambda l: l.train_id))
+EVAL_LABELS = tuple(
+    sorted(
+        (label for label in LABELS if not label.ignore_in_eval), key=lambda label: label.train_id
+    )
+)
 CLASS_NAMES: tuple[str, ...] = tuple(label.name for label in EVAL_LABELS)
 CATEGORY_NAMES: tuple[str, ...] = tuple(
     dict.fromkeys(label.category for label in EVAL_LABELS)
 )  # flat, construction, object, nature, sky, human, vehicle
-INSTANCE_CLASS_NAMES: tuple[str, ...] = tuple(l.name for l in EVAL_LABELS if l.has_instances)
+INSTANCE_CLASS_NAMES: tuple[str, ...] = tuple(
+    label.name for label in EVAL_LABELS if label.has_instances
+)
 INSTANCE_CATEGORY_NAMES: tuple[str, ...] = tuple(
-    dict.fromkeys(l.category for l in EVAL_LABELS if l.has_instances)
+    dict.fromkeys(label.category for label in EVAL_LABELS if label.has_instances)
 )  # human, vehicle
 
 # Lookup tables; index with a uint8 array: ID_TO_TRAINID[label_ids] -> train ids.
@@ -92,7 +98,9 @@ TRAINID_TO_ID = np.zeros(256, dtype=np.uint8)  # 255 (ignored) -> 0 (unlabeled)
 for _label in EVAL_LABELS:
     TRAINID_TO_ID[_label.train_id] = _label.id
 
-TRAINID_TO_CATEGORY = np.array([CATEGORY_NAMES.index(l.category) for l in EVAL_LABELS], np.int64)
+TRAINID_TO_CATEGORY = np.array(
+    [CATEGORY_NAMES.index(label.category) for label in EVAL_LABELS], np.int64
+)
 
 PALETTE = np.array([label.color for label in EVAL_LABELS], dtype=np.uint8)  # 19 x 3
 IGNORE_COLOR = (0, 0, 0)
@@ -108,7 +116,9 @@ def train_ids_to_labels(train_ids: np.ndarray) -> np.ndarray:
     return TRAINID_TO_ID[np.asarray(train_ids).astype(np.uint8)]
 
 
-def colorize(train_ids: np.ndarray, ignore_color: tuple[int, int, int] = IGNORE_COLOR) -> np.ndarray:
+def colorize(
+    train_ids: np.ndarray, ignore_color: tuple[int, int, int] = IGNORE_COLOR
+) -> np.ndarray:
     """RGB uint8 image (..., 3) of a train-id mask in the official colours; ignored pixels black."""
     table = np.zeros((256, 3), dtype=np.uint8)
     table[:] = ignore_color

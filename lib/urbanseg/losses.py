@@ -18,8 +18,13 @@ class SegmentationCrossEntropy(keras.losses.Loss):
     Without, it is the mean over the valid pixels of the batch.
     """
 
-    def __init__(self, class_weights=None, ignore_index: int = IGNORE_ID,
-                 name: str = "segmentation_cross_entropy", **kwargs):
+    def __init__(
+        self,
+        class_weights=None,
+        ignore_index: int = IGNORE_ID,
+        name: str = "segmentation_cross_entropy",
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
         self.ignore_index = int(ignore_index)
@@ -31,7 +36,9 @@ class SegmentationCrossEntropy(keras.losses.Loss):
         valid = ops.not_equal(labels, self.ignore_index)
         safe_labels = ops.where(valid, labels, ops.zeros_like(labels))
         log_probs = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
-        nll = -ops.squeeze(ops.take_along_axis(log_probs, ops.expand_dims(safe_labels, -1), axis=-1), -1)
+        nll = -ops.squeeze(
+            ops.take_along_axis(log_probs, ops.expand_dims(safe_labels, -1), axis=-1), -1
+        )
         weights = ops.cast(valid, "float32")
         if self.class_weights is not None:
             table = ops.convert_to_tensor(np.asarray(self.class_weights, "float32"))
@@ -39,8 +46,11 @@ class SegmentationCrossEntropy(keras.losses.Loss):
         return ops.sum(nll * weights) / ops.maximum(ops.sum(weights), 1e-6)
 
     def get_config(self):
-        return {**super().get_config(), "class_weights": self.class_weights,
-                "ignore_index": self.ignore_index}
+        return {
+            **super().get_config(),
+            "class_weights": self.class_weights,
+            "ignore_index": self.ignore_index,
+        }
 
 
 def median_frequency_weights(pixel_counts, image_counts=None) -> np.ndarray:

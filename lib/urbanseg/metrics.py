@@ -20,6 +20,9 @@ positives on vehicle instances and false positives elsewhere, while the category
 The matrix therefore keeps, next to the 19 classes and "void", a column for predictions of ignored
 labels with instances. Only ``update_label_ids`` can see those ids; ``update`` takes train ids,
 where they are already 255.
+
+(A little over 400 lines: the encodings, instance statistics and scores belong to one
+``ConfusionMatrix``, the reference every other score in the project is checked against.)
 """
 
 from __future__ import annotations
@@ -186,7 +189,9 @@ class ConfusionMatrix:
 
     def __init__(self, num_classes: int = NUM_CLASSES):
         if num_classes != NUM_CLASSES:
-            raise ValueError(f"num_classes={num_classes}: only the {NUM_CLASSES} Cityscapes train ids are scored")
+            raise ValueError(
+                f"num_classes={num_classes}: only the {NUM_CLASSES} Cityscapes train ids are scored"
+            )
         self.num_classes = num_classes
         self.reset()
 
@@ -205,7 +210,9 @@ class ConfusionMatrix:
     @property
     def matrix(self) -> np.ndarray:
         """The 19 x 20 matrix: ground truth x (predicted train id 0..18, void)."""
-        return np.column_stack([self._matrix[:, :VOID_COLUMN], self._matrix[:, VOID_COLUMN:].sum(axis=1)])
+        return np.column_stack(
+            [self._matrix[:, :VOID_COLUMN], self._matrix[:, VOID_COLUMN:].sum(axis=1)]
+        )
 
     def update(self, gt, pred, instances=None) -> None:
         """Add one image (H, W), or a batch (N, H, W), given as train ids (0..18, 255 ignored).
@@ -243,7 +250,9 @@ class ConfusionMatrix:
         if instances is not None:
             instances = np.asarray(instances)
             if instances.shape != gt.shape:
-                raise ValueError(f"instances have shape {instances.shape} but gt has shape {gt.shape}")
+                raise ValueError(
+                    f"instances have shape {instances.shape} but gt has shape {gt.shape}"
+                )
             # image by image: instance ids are unique only within their image
             image_shape = gt.shape[-2:]
             per_image = [
@@ -279,7 +288,7 @@ class ConfusionMatrix:
     __iadd__ = merge
 
     def compute(self) -> dict:
-        """Every score, as the "metrics" schema of DESIGN.md plus per-class precision/recall/f1.
+        """Every score, as the metrics of docs/results.md (with per-class precision/recall/f1).
 
         ``pixel_accuracy`` is correct valid pixels / valid pixels. The official script's own
         per-image pixel statistics (``evalPixelAccuracy``) are not used: they count the ignored
@@ -310,14 +319,14 @@ class ConfusionMatrix:
 
         category_iou = {}
         for k, category in enumerate(CATEGORY_NAMES):
-            inside = TRAINID_TO_CATEGORY == k
+            inside = k == TRAINID_TO_CATEGORY
             hits = matrix[np.ix_(inside, inside)].sum()
             misses = matrix[inside].sum() - hits
             false_alarms = matrix[np.ix_(~inside, inside)].sum()
             category_iou[category] = _ratio(hits, hits + false_alarms + misses)
         category_instance_iou = {}
         for k, category in enumerate(INSTANCE_CATEGORY_NAMES):
-            outside = TRAINID_TO_CATEGORY != CATEGORY_NAMES.index(category)
+            outside = CATEGORY_NAMES.index(category) != TRAINID_TO_CATEGORY
             false_alarms = matrix[np.ix_(outside, _INSTANCE_CATEGORY_COLUMNS[k])].sum()
             hits, misses = self._category_instance_tp[k], self._category_instance_fn[k]
             score = _ratio(hits, hits + false_alarms + misses) if with_instances else None
@@ -325,7 +334,9 @@ class ConfusionMatrix:
 
         recall = {name: _ratio(tp[c], gt_pixels[c]) for c, name in enumerate(CLASS_NAMES)}
         precision = {name: _ratio(tp[c], tp[c] + fp[c]) for c, name in enumerate(CLASS_NAMES)}
-        f1 = {name: _ratio(2 * tp[c], 2 * tp[c] + fp[c] + fn[c]) for c, name in enumerate(CLASS_NAMES)}
+        f1 = {
+            name: _ratio(2 * tp[c], 2 * tp[c] + fp[c] + fn[c]) for c, name in enumerate(CLASS_NAMES)
+        }
         fw_iou = None
         if total:
             present = [(c, name) for c, name in enumerate(CLASS_NAMES) if gt_pixels[c]]
@@ -378,7 +389,9 @@ def _instance_statistics(instances: np.ndarray, pred: np.ndarray, encoding: _Enc
     category_hits = (hits_by_column * _INSTANCE_CATEGORY_COLUMNS[categories]).sum(axis=1)
     num_categories = len(INSTANCE_CATEGORY_NAMES)
     category_tp = np.bincount(categories, weights=category_hits * weights, minlength=num_categories)
-    category_fn = np.bincount(categories, weights=(sizes - category_hits) * weights, minlength=num_categories)
+    category_fn = np.bincount(
+        categories, weights=(sizes - category_hits) * weights, minlength=num_categories
+    )
     return tp, fn, category_tp, category_fn
 
 
@@ -392,7 +405,12 @@ def majority_baseline(confusion_matrix, train_id: int) -> dict:
     """
     rows = np.asarray(confusion_matrix, dtype=np.int64).sum(axis=1)
     total = int(rows.sum())
-    iou = [(_ratio(int(rows[c]), total) if c == train_id else (0.0 if rows[c] else None))
-           for c in range(len(rows))]
-    return {"class": CLASS_NAMES[train_id], "miou": _mean(iou),
-            "pixel_accuracy": _ratio(int(rows[train_id]), total)}
+    iou = [
+        (_ratio(int(rows[c]), total) if c == train_id else (0.0 if rows[c] else None))
+        for c in range(len(rows))
+    ]
+    return {
+        "class": CLASS_NAMES[train_id],
+        "miou": _mean(iou),
+        "pixel_accuracy": _ratio(int(rows[train_id]), total),
+    }

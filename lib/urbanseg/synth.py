@@ -10,10 +10,16 @@ to exactly the ``_labelIds``/``_instanceIds`` PNGs written here: both come from 
 ``ImageDraw.polygon`` calls. The RGB image is painted from the same polygons (plus decorations
 inside them: windows, wheels, lights), then given texture, shadows, lighting and noise, so that
 a pixel's colour alone does not tell its class.
+
+Why one long module: it is one generator. The scene layout, the object shapes and the painter
+share the camera, the palettes and the drawing order, and only ``generate`` (with
+``ensure_default_dataset``) is public; split in files, the parts would import each other's
+privates. Read it top down: camera and shapes, objects, scene layout, rendering, the tree.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -42,9 +48,26 @@ log = logging.getLogger(__name__)
 SYNTH_VERSION = 2  # bumped when the default tree changes (v2: 128 train frames)
 MIN_SIZE = (32, 64)  # height, width
 CITIES = {  # real Cityscapes cities, disjoint between splits as in the official split
-    "train": ("aachen", "bochum", "bremen", "cologne", "darmstadt", "dusseldorf", "erfurt", "hamburg",
-              "hanover", "jena", "krefeld", "monchengladbach", "strasbourg", "stuttgart", "tubingen",
-              "ulm", "weimar", "zurich"),
+    "train": (
+        "aachen",
+        "bochum",
+        "bremen",
+        "cologne",
+        "darmstadt",
+        "dusseldorf",
+        "erfurt",
+        "hamburg",
+        "hanover",
+        "jena",
+        "krefeld",
+        "monchengladbach",
+        "strasbourg",
+        "stuttgart",
+        "tubingen",
+        "ulm",
+        "weimar",
+        "zurich",
+    ),
     "val": ("frankfurt", "lindau", "munster"),
     "test": ("berlin", "bielefeld", "bonn", "leverkusen", "mainz", "munich"),
 }
@@ -101,7 +124,9 @@ def _pair(shape, key):
 
 
 def _wheels(axles, v, radius, hub=0.0):
-    return [(_disc(u, v, r, 10), key) for u in axles for r, key in ((radius, "tyre"), (hub, "rim")) if r]
+    return [
+        (_disc(u, v, r, 10), key) for u in axles for r, key in ((radius, "tyre"), (hub, "rim")) if r
+    ]
 
 
 # Vehicles as data: (label, view) -> (outline, decorations). Outlines are in metres, u to the right of
@@ -178,9 +203,24 @@ _BODIES = {"car": _CARS, "cargroup": _CARS, "truck": _TRUCKS, "bus": _BUSES, "tr
 
 def _person(spread: float, width: float, seated: bool = False):
     """Outline, torso and head of a person 1.76 m tall (seated on a saddle for riders)."""
-    half = [(0.07, 1.76), (0.11, 1.63), (0.07, 1.52), (0.23, 1.46), (0.27, 0.88), (0.2, 0.88),
-            (0.17, 1.2), (0.15, 0.86), (0.19 + spread, 0), (0.05 + spread, 0), (0.0, 0.78)]
-    shapes = (_sym(half), _rect(-0.25, 0.85, 0.25, 1.5), _disc(0, 1.64, 0.1 / width, 8, 0.12))  # head: 0.2 m
+    half = [
+        (0.07, 1.76),
+        (0.11, 1.63),
+        (0.07, 1.52),
+        (0.23, 1.46),
+        (0.27, 0.88),
+        (0.2, 0.88),
+        (0.17, 1.2),
+        (0.15, 0.86),
+        (0.19 + spread, 0),
+        (0.05 + spread, 0),
+        (0.0, 0.78),
+    ]
+    shapes = (
+        _sym(half),
+        _rect(-0.25, 0.85, 0.25, 1.5),
+        _disc(0, 1.64, 0.1 / width, 8, 0.12),
+    )  # head: 0.2 m
     return [[(u * width, 0.45 + 0.8 * v if seated else v) for u, v in shape] for shape in shapes]
 
 
@@ -194,8 +234,10 @@ class _Camera:
     elevation: float  # metres above the ground
 
     def project(self, x, height, depth):
-        return (self.centre + self.focal * x / depth,
-                self.horizon + self.focal * (self.elevation - height) / depth)
+        return (
+            self.centre + self.focal * x / depth,
+            self.horizon + self.focal * (self.elevation - height) / depth,
+        )
 
     def ground(self, x0, x1, z0, z1):
         """A rectangle on the ground, ``x`` across the street, ``z`` along it."""
@@ -283,11 +325,30 @@ def _draw_vehicle(scene, cam, rng, x, z, label, view, ridden=False):
     ("side_left", "side_right"); on two wheels, with a rider on it when ``ridden``."""
     side = view.startswith("side")
     outline, decorations = _VEHICLES[label, "side" if side else "back"]
-    colours = {"body": _colour(rng, _BODIES[label]), "trim": _colour(rng, _BODIES[label]), "glass": _GLASS,
-               "tyre": _TYRE, "rim": (130, 130, 135), "plate": (225, 225, 220),
-               "light": _HEAD_LIGHT if view == "front" else _REAR_LIGHT}
-    decor = [(shape, colours[key], "glass" if key == "glass" else "plain") for shape, key in decorations]
-    _place(scene, cam, label, outline, decor, x, z, colours["body"], "metal", mirror=view == "side_left")
+    colours = {
+        "body": _colour(rng, _BODIES[label]),
+        "trim": _colour(rng, _BODIES[label]),
+        "glass": _GLASS,
+        "tyre": _TYRE,
+        "rim": (130, 130, 135),
+        "plate": (225, 225, 220),
+        "light": _HEAD_LIGHT if view == "front" else _REAR_LIGHT,
+    }
+    decor = [
+        (shape, colours[key], "glass" if key == "glass" else "plain") for shape, key in decorations
+    ]
+    _place(
+        scene,
+        cam,
+        label,
+        outline,
+        decor,
+        x,
+        z,
+        colours["body"],
+        "metal",
+        mirror=view == "side_left",
+    )
     for shape, key in decorations:
         if key == "plate":  # annotated as Cityscapes does; json2labelImg skips its id -1
             scene.annotate("license plate", cam.place(shape, x, z))
@@ -295,14 +356,25 @@ def _draw_vehicle(scene, cam, rng, x, z, label, view, ridden=False):
     scene.shade(cam.ground(x - width, x + width, z - 0.2, z + (1.8 if side else 1.2)), 0.45)
     if ridden:
         saddle = {"side_left": 0.1, "side_right": -0.1}.get(view, 0.0)
-        _draw_person(scene, cam, rng, x + saddle, z - 0.05, "rider", 0.12 if side else 0.0, view == "side_left")
+        _draw_person(
+            scene,
+            cam,
+            rng,
+            x + saddle,
+            z - 0.05,
+            "rider",
+            0.12 if side else 0.0,
+            view == "side_left",
+        )
 
 
 def _draw_person(scene, cam, rng, x, z, label="person", lean=None, mirror=False):
     """A pedestrian, or with ``lean`` (metres per metre of height) a rider seated on a saddle."""
     scale = rng.uniform(0.85, 1.1) if lean is None else 1.0
-    body, torso, head = ([(u * scale + (lean or 0) * v, v * scale) for u, v in shape]
-                         for shape in _person(rng.uniform(0, 0.14), rng.uniform(0.75, 1.05), lean is not None))
+    body, torso, head = (
+        [(u * scale + (lean or 0) * v, v * scale) for u, v in shape]
+        for shape in _person(rng.uniform(0, 0.14), rng.uniform(0.75, 1.05), lean is not None)
+    )
     decor = [(torso, _colour(rng, _CLOTHES), "cloth"), (head, _colour(rng, _SKINS, 8), "plain")]
     _place(scene, cam, label, body, decor, x, z, _colour(rng, _CLOTHES), "cloth", mirror)
     scene.shade(cam.ground(x - 0.35, x + 0.35, z - 0.1, z + 0.5), 0.6)
@@ -311,7 +383,9 @@ def _draw_person(scene, cam, rng, x, z, label="person", lean=None, mirror=False)
 def _draw_tree(scene, cam, rng, x, z):
     trunk, radius = rng.uniform(2.0, 3.5), rng.uniform(1.6, 3.0)
     bark = _colour(rng, ((90, 70, 50),))
-    scene.add("vegetation", cam.place(_rect(-0.15, 0, 0.15, trunk + 0.5), x, z), bark, "facade")  # trunk
+    scene.add(
+        "vegetation", cam.place(_rect(-0.15, 0, 0.15, trunk + 0.5), x, z), bark, "facade"
+    )  # trunk
     angles = np.linspace(0, 2 * np.pi, 14, endpoint=False)
     radii = radius * rng.uniform(0.75, 1.15, angles.size)
     crown = list(zip(radii * np.cos(angles), trunk + radius * 0.8 + 0.9 * radii * np.sin(angles)))
@@ -320,9 +394,19 @@ def _draw_tree(scene, cam, rng, x, z):
 
 def _draw_street_lamp(scene, cam, rng, x, z):
     height, arm = rng.uniform(6, 9), rng.uniform(1.0, 2.0)
-    outline = [(-0.12, 0), (0.12, 0), (0.12, height), (-arm, height), (-arm, height - 0.25),
-               (-arm + 0.6, height - 0.25), (-arm + 0.6, height - 0.12), (-0.12, height - 0.12)]
-    _place(scene, cam, "pole", outline, [], x, z, _grey(rng, 70, 150), "metal", mirror=x < 0)  # arm over the road
+    outline = [
+        (-0.12, 0),
+        (0.12, 0),
+        (0.12, height),
+        (-arm, height),
+        (-arm, height - 0.25),
+        (-arm + 0.6, height - 0.25),
+        (-arm + 0.6, height - 0.12),
+        (-0.12, height - 0.12),
+    ]
+    _place(
+        scene, cam, "pole", outline, [], x, z, _grey(rng, 70, 150), "metal", mirror=x < 0
+    )  # arm over the road
 
 
 def _draw_traffic_light(scene, cam, rng, x, z):
@@ -343,8 +427,11 @@ def _draw_traffic_sign(scene, cam, rng, x, z):
     red, white, blue, yellow = (200, 30, 30), (235, 235, 235), (30, 70, 160), (240, 200, 20)
     outer, inner, colours = [  # prohibition, warning, information, priority road
         (_disc(0, h + 0.32, 0.32, 12), _disc(0, h + 0.32, 0.24, 12), (red, white)),
-        ([(-0.36, h + 0.62), (0.36, h + 0.62), (0, h)], [(-0.24, h + 0.55), (0.24, h + 0.55), (0, h + 0.14)],
-         (red, white)),
+        (
+            [(-0.36, h + 0.62), (0.36, h + 0.62), (0, h)],
+            [(-0.24, h + 0.55), (0.24, h + 0.55), (0, h + 0.14)],
+            (red, white),
+        ),
         (_rect(-0.35, h, 0.35, h + 0.5), _rect(-0.25, h + 0.1, 0.25, h + 0.4), (blue, white)),
         (_disc(0, h + 0.3, 0.3, 4), _disc(0, h + 0.3, 0.15, 4), (white, yellow)),
     ][rng.integers(4)]
@@ -360,7 +447,7 @@ def _draw_plain(scene, cam, rng, x, z, label, outline, palette):
 def _street_end(scene, cam, rng, x0, x1):
     """Buildings and trees across the far end of the street, closing it below the horizon."""
     edges = np.sort(np.concatenate([[x0 - 5, x1 + 5], rng.uniform(x0, x1, rng.integers(1, 4))]))
-    for a, b in zip(edges[:-1], edges[1:]):
+    for a, b in itertools.pairwise(edges):
         label = "building" if rng.random() < 0.75 else "vegetation"
         palette, texture = (_FACADES, "facade") if label == "building" else (_GREENS, "leaves")
         front = cam.place(_rect(a, 0, b, rng.uniform(6, 30)), 0, FARTHEST)
@@ -378,7 +465,9 @@ def _buildings(scene, cam, rng, x):
             if cam.focal * abs(x) * 1.2 / centre**2 < 1.5:  # windows narrower than 1.5 pixels
                 break
             for floor in np.arange(3.2, height - 1.6, 3.0):
-                scene.decorate(cam.facade(x, centre - 0.6, centre + 0.6, floor, floor + 1.5), glass, "glass")
+                scene.decorate(
+                    cam.facade(x, centre - 0.6, centre + 0.6, floor, floor + 1.5), glass, "glass"
+                )
             if rng.random() < 0.5:  # shop window or door on the ground floor
                 scene.decorate(cam.facade(x, centre - 0.8, centre + 0.8, 0.2, 2.6), glass, "glass")
         z = end
@@ -388,8 +477,12 @@ def _park(scene, cam, rng, x):
     """Trees along the street instead of buildings, as one polygon with a jagged top."""
     depths = np.geomspace(NEAREST, FARTHEST, 40)
     tops = [cam.project(x, top, d) for d, top in zip(depths, rng.uniform(5, 12, depths.size))]
-    scene.add("vegetation", [cam.project(x, 0, NEAREST), *tops, cam.project(x, 0, FARTHEST)],
-              _colour(rng, _GREENS), "leaves")
+    scene.add(
+        "vegetation",
+        [cam.project(x, 0, NEAREST), *tops, cam.project(x, 0, FARTHEST)],
+        _colour(rng, _GREENS),
+        "leaves",
+    )
 
 
 def _barrier(scene, cam, rng, label, x, z0, z1):
@@ -429,7 +522,9 @@ def _ground_and_facades(scene, cam, rng, street: _Layout, structure: str):
     scene.add("sky", _rect(0, 0, scene.width, horizon), _colour(rng, _SKIES, 10), "sky")
     _street_end(scene, cam, rng, street.face(-1), street.face(1))
     kerbs, lane = street.kerbs, street.lane
-    scene.add("road", cam.ground(-kerbs[-1], kerbs[1], NEAREST, FARTHEST), _grey(rng, 80, 135), "asphalt")
+    scene.add(
+        "road", cam.ground(-kerbs[-1], kerbs[1], NEAREST, FARTHEST), _grey(rng, 80, 135), "asphalt"
+    )
     marks = _grey(rng, 190, 235)
     for z in np.arange(rng.uniform(NEAREST, 6), 80, 9.0):
         scene.decorate(cam.ground(-lane / 2 - 0.07, -lane / 2 + 0.07, z, z + 3), marks)
@@ -447,16 +542,25 @@ def _ground_and_facades(scene, cam, rng, street: _Layout, structure: str):
     for s in (1, -1):
         walk, outer = _grey(rng, walk_grey - 12, walk_grey + 12), s * (kerbs[s] + street.walks[s])
         scene.add("sidewalk", cam.ground(s * kerbs[s], outer, NEAREST, FARTHEST), walk, "paving")
-        scene.decorate(cam.ground(s * kerbs[s], s * (kerbs[s] + 0.25), NEAREST, FARTHEST), _grey(rng, 150, 200))
+        scene.decorate(
+            cam.ground(s * kerbs[s], s * (kerbs[s] + 0.25), NEAREST, FARTHEST), _grey(rng, 150, 200)
+        )
         kind = street.verges[s][0]
         palette = {"terrain": _TERRAINS, "ground": _GROUNDS, "sidewalk": (walk,)}[kind]
         texture = "grass" if kind == "terrain" else "paving"
-        scene.add(kind, cam.ground(outer, street.face(s), NEAREST, FARTHEST), _colour(rng, palette, 10), texture)
+        scene.add(
+            kind,
+            cam.ground(outer, street.face(s), NEAREST, FARTHEST),
+            _colour(rng, palette, 10),
+            texture,
+        )
         (_park if rng.random() < 0.15 else _buildings)(scene, cam, rng, street.face(s))
     barriers = [structure] if structure != "terrain" else []  # the featured one, maybe another
     barriers += [str(rng.choice(["wall", "fence"]))] if rng.random() < 0.5 else []
     for label, s in zip(barriers, rng.permutation([-1, 1])):  # one per side
-        z0 = max(NEAREST, cam.entry_depth(street.face(s), scene.width)) + rng.uniform(0, 6)  # in sight
+        z0 = max(NEAREST, cam.entry_depth(street.face(s), scene.width)) + rng.uniform(
+            0, 6
+        )  # in sight
         _barrier(scene, cam, rng, label, street.face(s) - s * 0.3, z0, z0 + rng.uniform(15, 45))
     if rng.random() < 0.12:
         s, z0 = rng.choice([-1, 1]), rng.uniform(5, 20)
@@ -469,13 +573,24 @@ def _standing(rng, street: _Layout, crossing, featured: str):
     kerbs, walks, lane, items = street.kerbs, street.walks, street.lane, []
     side = lambda: rng.choice([-1, 1])  # noqa: E731
     for s in (1, -1):
-        items += [(z, _draw_street_lamp, s * (kerbs[s] + 0.45), ())
-                  for z in np.arange(rng.uniform(6, 30), 90, rng.uniform(20, 35))]
+        items += [
+            (z, _draw_street_lamp, s * (kerbs[s] + 0.45), ())
+            for z in np.arange(rng.uniform(6, 30), 90, rng.uniform(20, 35))
+        ]
         if rng.random() < 0.6:
-            items += [(z, _draw_tree, s * (kerbs[s] + rng.uniform(0.6, 1.2)), ())
-                      for z in np.arange(rng.uniform(4, 10), 70, rng.uniform(9, 16))]
+            items += [
+                (z, _draw_tree, s * (kerbs[s] + rng.uniform(0.6, 1.2)), ())
+                for z in np.arange(rng.uniform(4, 10), 70, rng.uniform(9, 16))
+            ]
         if street.verges[s][0] == "terrain" and rng.random() < 0.4:
-            items.append((rng.uniform(8, 30), _draw_tree, s * (kerbs[s] + walks[s] + street.verges[s][1] / 2), ()))
+            items.append(
+                (
+                    rng.uniform(8, 30),
+                    _draw_tree,
+                    s * (kerbs[s] + walks[s] + street.verges[s][1] / 2),
+                    (),
+                )
+            )
         if kerbs[s] > 2.5 and rng.random() < 0.7:  # parked cars
             for z in np.cumsum(rng.uniform(5, 12, rng.integers(1, 5))) + 2:
                 view = "back" if s > 0 or rng.random() < 0.5 else "front"
@@ -483,20 +598,43 @@ def _standing(rng, street: _Layout, crossing, featured: str):
     for s in (side() for _ in range(rng.integers(1, 3))):
         items.append((rng.uniform(9, 35), _draw_traffic_light, s * (kerbs[s] + 0.6), ()))
     for s in (side() for _ in range(rng.integers(1, 4))):
-        items.append((rng.uniform(7, 35), _draw_traffic_sign, s * (kerbs[s] + rng.uniform(0.4, 1.0)), ()))
+        items.append(
+            (rng.uniform(7, 35), _draw_traffic_sign, s * (kerbs[s] + rng.uniform(0.4, 1.0)), ())
+        )
     for s in (side() for _ in range(rng.integers(1, 8))):
-        items.append((rng.uniform(6, 45), _draw_person, s * (kerbs[s] + rng.uniform(0.4, walks[s] - 0.3)), ()))
+        items.append(
+            (
+                rng.uniform(6, 45),
+                _draw_person,
+                s * (kerbs[s] + rng.uniform(0.4, walks[s] - 0.3)),
+                (),
+            )
+        )
     for _ in range(rng.integers(0, 4) if crossing else 0):
-        items.append((crossing + rng.uniform(0.5, 3), _draw_person, rng.uniform(-kerbs[-1], kerbs[1]), ()))
+        items.append(
+            (crossing + rng.uniform(0.5, 3), _draw_person, rng.uniform(-kerbs[-1], kerbs[1]), ())
+        )
     if rng.random() < 0.5:  # a bin or a bench: void "static"
-        s, shape = side(), _rect(-0.3, 0, 0.3, 1.1) if rng.random() < 0.5 else _rect(-0.8, 0, 0.8, 0.5)
+        s, shape = (
+            side(),
+            _rect(-0.3, 0, 0.3, 1.1) if rng.random() < 0.5 else _rect(-0.8, 0, 0.8, 0.5),
+        )
         x = s * (kerbs[s] + walks[s] - 0.6)
         items.append((rng.uniform(6, 30), _draw_plain, x, ("static", shape, _FENCES)))
     if rng.random() < 0.3:
         shape = _rect(-0.35, 0, 0.35, rng.uniform(2.5, 4))
-        items.append((rng.uniform(40, 80), _draw_plain, kerbs[1] + 0.5, ("polegroup", shape, _FENCES)))
+        items.append(
+            (rng.uniform(40, 80), _draw_plain, kerbs[1] + 0.5, ("polegroup", shape, _FENCES))
+        )
     if rng.random() < 0.3:
-        items.append((rng.uniform(70, 110), _draw_vehicle, -lane + rng.uniform(-0.3, 0.3), ("cargroup", "back")))
+        items.append(
+            (
+                rng.uniform(70, 110),
+                _draw_vehicle,
+                -lane + rng.uniform(-0.3, 0.3),
+                ("cargroup", "back"),
+            )
+        )
 
     def vehicle(label, x, z, view):
         ridden = label == "motorcycle" or (label == "bicycle" and rng.random() < 0.8)
@@ -507,10 +645,17 @@ def _standing(rng, street: _Layout, crossing, featured: str):
         for z in np.cumsum(rng.uniform(8, 25, rng.integers(0, 4))) + 4:
             vehicle(str(rng.choice(kinds, p=weights)), x + rng.uniform(-0.3, 0.3), z, view)
     if rng.random() < 0.5:  # the featured vehicle: ahead of us (a tram: oncoming) ...
-        x = {"train": -lane, "motorcycle": kerbs[1] - 0.9, "bicycle": kerbs[1] - 0.9}.get(featured, 0.0)
+        x = {"train": -lane, "motorcycle": kerbs[1] - 0.9, "bicycle": kerbs[1] - 0.9}.get(
+            featured, 0.0
+        )
         vehicle(featured, x, rng.uniform(10, 22), "front" if featured == "train" else "back")
     else:  # ... or crossing the street
-        vehicle(featured, rng.uniform(-6, 6), rng.uniform(12, 24), str(rng.choice(["side_left", "side_right"])))
+        vehicle(
+            featured,
+            rng.uniform(-6, 6),
+            rng.uniform(12, 24),
+            str(rng.choice(["side_left", "side_right"])),
+        )
     return items
 
 
@@ -519,13 +664,29 @@ def _void_borders(scene, rng, always=False):
     h, w = scene.height, scene.width
     if always or rng.random() < 0.5:
         e = h * rng.uniform(0.05, 0.13)
-        hood = [(0, h), (0, h - 0.6 * e), (0.2 * w, h - 0.9 * e), (0.5 * w, h - e), (0.8 * w, h - 0.9 * e),
-                (w, h - 0.6 * e), (w, h)]
-        scene.add("ego vehicle", hood, _colour(rng, ((30, 30, 35), (60, 60, 70), (150, 150, 155)), 10), "glass")
+        hood = [
+            (0, h),
+            (0, h - 0.6 * e),
+            (0.2 * w, h - 0.9 * e),
+            (0.5 * w, h - e),
+            (0.8 * w, h - 0.9 * e),
+            (w, h - 0.6 * e),
+            (w, h),
+        ]
+        scene.add(
+            "ego vehicle",
+            hood,
+            _colour(rng, ((30, 30, 35), (60, 60, 70), (150, 150, 155)), 10),
+            "glass",
+        )
     if always or rng.random() < 0.5:
         b = max(2, round(0.04 * h))
         for x0, y0, dx, dy in ((0, 0, 1, 1), (w, 0, -1, 1), (0, h, 1, -1), (w, h, -1, -1)):
-            scene.add("rectification border", [(x0, y0), (x0 + 2 * b * dx, y0), (x0, y0 + b * dy)], (0, 0, 0))
+            scene.add(
+                "rectification border",
+                [(x0, y0), (x0 + 2 * b * dx, y0), (x0, y0 + b * dy)],
+                (0, 0, 0),
+            )
     if always or rng.random() < 0.5:
         t = max(1, round(w / 512))
         for box in ((0, 0, w, t), (0, h - t, w, h), (0, 0, t, h), (w - t, 0, w, h)):
@@ -535,20 +696,35 @@ def _void_borders(scene, rng, always=False):
 def _make_scene(rng, size, index, split) -> _Scene:
     """Compose frame ``index``: ground and facades, then everything standing, far to near."""
     h, w = size
-    cam = _Camera(focal=w * rng.uniform(0.8, 1.15), horizon=h * rng.uniform(0.36, 0.48),
-                  centre=w * rng.uniform(0.4, 0.6), elevation=rng.uniform(1.2, 1.6))
+    cam = _Camera(
+        focal=w * rng.uniform(0.8, 1.15),
+        horizon=h * rng.uniform(0.36, 0.48),
+        centre=w * rng.uniform(0.4, 0.6),
+        elevation=rng.uniform(1.2, 1.6),
+    )
     lane = rng.uniform(2.8, 3.5)
     structure = FEATURED_STRUCTURES[index % len(FEATURED_STRUCTURES)]
-    verges = {s: (str(rng.choice(["sidewalk", "terrain", "ground"], p=[0.45, 0.45, 0.1])), rng.uniform(1, 5))
-              for s in (1, -1)}
+    verges = {
+        s: (
+            str(rng.choice(["sidewalk", "terrain", "ground"], p=[0.45, 0.45, 0.1])),
+            rng.uniform(1, 5),
+        )
+        for s in (1, -1)
+    }
     if structure == "terrain":
         verges[1] = ("terrain", verges[1][1])
-    street = _Layout(lane, {1: lane / 2 + rng.uniform(0.3, 2.8), -1: lane * 1.5 + rng.uniform(0, lane)},
-                     {s: rng.uniform(2.0, 4.5) for s in (1, -1)}, verges)
+    street = _Layout(
+        lane,
+        {1: lane / 2 + rng.uniform(0.3, 2.8), -1: lane * 1.5 + rng.uniform(0, lane)},
+        {s: rng.uniform(2.0, 4.5) for s in (1, -1)},
+        verges,
+    )
     scene = _Scene(h, w)
     crossing = _ground_and_facades(scene, cam, rng, street, structure)
     featured = FEATURED_VEHICLES[index % len(FEATURED_VEHICLES)]
-    for z, draw, x, extra in sorted(_standing(rng, street, crossing, featured), key=lambda item: -item[0]):
+    for z, draw, x, extra in sorted(
+        _standing(rng, street, crossing, featured), key=lambda item: -item[0]
+    ):
         draw(scene, cam, rng, x, z, *extra)
     _void_borders(scene, rng, always=split == "test")
     return scene
@@ -598,20 +774,30 @@ def _smooth_noise(rng, height, width) -> np.ndarray:
 def _render(scene: _Scene, rng) -> np.ndarray:
     """The RGB image of a scene: paints, textures, shadows, lighting, blur and sensor noise."""
     h, w = scene.height, scene.width
-    visible = [p if label != "out of roi" and _resolve(label)[0].id >= 0 else None for label, p in scene.objects]
+    visible = [
+        p if label != "out of roi" and _resolve(label)[0].id >= 0 else None
+        for label, p in scene.objects
+    ]
     owner = _draw_index(visible, (w, h))
     paint = _draw_index([p[0] for p in scene.paints], (w, h))
     paint_owner = np.array([0] + [p[1] for p in scene.paints])
     own_paint = np.zeros(len(scene.objects) + 1, np.int64)
     for index in range(len(scene.paints), 0, -1):
         own_paint[scene.paints[index - 1][1]] = index  # an object's first paint is its own
-    paint = np.where(paint_owner[paint] == owner, paint, own_paint[owner])  # decorations stay inside
+    paint = np.where(
+        paint_owner[paint] == owner, paint, own_paint[owner]
+    )  # decorations stay inside
     colours = np.array([(0, 0, 0)] + [p[2] for p in scene.paints], np.float32)
     textures = np.array([(0, 0, 0)] + [_TEXTURES[p[3]] for p in scene.paints], np.float32)
     grain, blotch, gradient = np.moveaxis(textures[paint], -1, 0)
     rows = np.linspace(-0.5, 0.5, h, dtype=np.float32)[:, None]
-    light = 1 + blotch * _smooth_noise(rng, h, w) + gradient * rows  # sky: lighter towards the horizon
-    image = colours[paint] * light[..., None] + (grain * rng.standard_normal((h, w), dtype=np.float32))[..., None]
+    light = (
+        1 + blotch * _smooth_noise(rng, h, w) + gradient * rows
+    )  # sky: lighter towards the horizon
+    image = (
+        colours[paint] * light[..., None]
+        + (grain * rng.standard_normal((h, w), dtype=np.float32))[..., None]
+    )
     shade = Image.new("L", (w, h), 255)
     for points, factor in scene.shadows:
         ImageDraw.Draw(shade).polygon(points, fill=round(255 * factor))
@@ -635,7 +821,9 @@ def _write_frame(root: Path, split: str, index: int, size: tuple[int, int], seed
     rng = np.random.default_rng([seed, SPLITS.index(split), index])
     scene = _make_scene(rng, size, index, split)
     image = _render(scene, rng)
-    objects = scene.objects if split != "test" else [o for o in scene.objects if o[0] in TEST_LABELS]
+    objects = (
+        scene.objects if split != "test" else [o for o in scene.objects if o[0] in TEST_LABELS]
+    )
     label_ids, instance_ids = _label_images(objects, (size[1], size[0]))
     image_dir, label_dir = root / "leftImg8bit" / split / city, root / "gtFine" / split / city
     image_dir.mkdir(parents=True, exist_ok=True)
@@ -645,8 +833,13 @@ def _write_frame(root: Path, split: str, index: int, size: tuple[int, int], seed
     Image.fromarray(instance_ids).save(label_dir / f"{stem}{INSTANCE_SUFFIX}")  # 16-bit grey
     colour = np.dstack([colorize_label_ids(label_ids), np.full(label_ids.shape, 255, np.uint8)])
     Image.fromarray(colour).save(label_dir / f"{stem}{COLOR_SUFFIX}")  # RGBA, as json2labelImg
-    polygons = {"imgHeight": size[0], "imgWidth": size[1],
-                "objects": [{"label": label, "polygon": [list(p) for p in points]} for label, points in objects]}
+    polygons = {
+        "imgHeight": size[0],
+        "imgWidth": size[1],
+        "objects": [
+            {"label": label, "polygon": [list(p) for p in points]} for label, points in objects
+        ],
+    }
     (label_dir / f"{stem}{POLYGON_SUFFIX}").write_text(json.dumps(polygons), encoding="utf-8")
 
 
@@ -659,12 +852,22 @@ def _check_arguments(counts: dict[str, int], size, seed) -> tuple[int, int]:
     except (TypeError, ValueError):
         raise InputError(f"size={size!r}: expected (height, width)") from None
     if height < MIN_SIZE[0] or width < MIN_SIZE[1]:
-        raise InputError(f"size={height}x{width}: must be at least {MIN_SIZE[0]}x{MIN_SIZE[1]} (height x width)")
+        raise InputError(
+            f"size={height}x{width}: must be at least {MIN_SIZE[0]}x{MIN_SIZE[1]} (height x width)"
+        )
     return height, width
 
 
-def generate(out: str | Path, *, train: int = 128, val: int = 24, test: int = 8,
-             size: tuple[int, int] = (256, 512), seed: int = 0, progress: bool = True) -> dict[str, int]:
+def generate(
+    out: str | Path,
+    *,
+    train: int = 128,
+    val: int = 24,
+    test: int = 8,
+    size: tuple[int, int] = (256, 512),
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, int]:
     """Write a synthetic Cityscapes tree to ``out``; returns the number of frames per split.
 
     Args:
@@ -687,7 +890,9 @@ def generate(out: str | Path, *, train: int = 128, val: int = 24, test: int = 8,
     staging.mkdir()
     try:
         frames = [(split, index) for split in SPLITS for index in range(counts[split])]
-        for split, index in tqdm(frames, desc="synth", unit="frame", disable=not progress, leave=False):
+        for split, index in tqdm(
+            frames, desc="synth", unit="frame", disable=not progress, leave=False
+        ):
             _write_frame(staging, split, index, size, int(seed))
         try:
             if target.is_dir():
@@ -704,7 +909,10 @@ def generate(out: str | Path, *, train: int = 128, val: int = 24, test: int = 8,
 
 def default_dataset_root() -> Path:
     """Where the embedded default data set lives: $URBANSEG_CACHE (default ~/.cache/urbanseg)."""
-    return Path(os.environ.get("URBANSEG_CACHE", "~/.cache/urbanseg")).expanduser() / f"synthetic-v{SYNTH_VERSION}"
+    return (
+        Path(os.environ.get("URBANSEG_CACHE", "~/.cache/urbanseg")).expanduser()
+        / f"synthetic-v{SYNTH_VERSION}"
+    )
 
 
 def ensure_default_dataset() -> Path:

@@ -43,16 +43,19 @@ def _is_integer(value):
 def check_seed_arguments(builder_name, backbone_weights, non_defaults):
     """The seed variants rebuild the notebook's models exactly: no width, options or weights."""
     if backbone_weights is not None:
-        raise ValueError(f"{builder_name}(variant='seed') has no pretrained backbone; "
-                         "use backbone_weights=None")
+        raise ValueError(
+            f"{builder_name}(variant='seed') has no pretrained backbone; use backbone_weights=None"
+        )
     if non_defaults:
-        raise ValueError(f"{builder_name}(variant='seed') rebuilds the original notebook's model "
-                         f"exactly and takes no {', '.join(non_defaults)}")
+        raise ValueError(
+            f"{builder_name}(variant='seed') rebuilds the original notebook's model "
+            f"exactly and takes no {', '.join(non_defaults)}"
+        )
 
 
 def scaled(filters, width, minimum=8):
     """A layer's channel count at a width multiplier, never below ``minimum``."""
-    return max(minimum, int(round(filters * width)))
+    return max(minimum, int(round(filters * width)))  # noqa: RUF046 (NumPy 1.x rounds to float)
 
 
 def preprocess(inputs, mode):
@@ -76,8 +79,14 @@ def preprocess(inputs, mode):
 
 def conv_bn_relu(x, filters, kernel_size=3, *, name, dilation_rate=1, batch_norm=True):
     """Convolution (no bias when batch norm follows), batch norm, ReLU: ``name``_conv/_bn/_relu."""
-    x = layers.Conv2D(filters, kernel_size, padding="same", dilation_rate=dilation_rate,
-                      use_bias=not batch_norm, name=f"{name}_conv")(x)
+    x = layers.Conv2D(
+        filters,
+        kernel_size,
+        padding="same",
+        dilation_rate=dilation_rate,
+        use_bias=not batch_norm,
+        name=f"{name}_conv",
+    )(x)
     if batch_norm:
         x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)

@@ -22,11 +22,21 @@ MOBILENET_V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 # (filters, stride, expansion) of each inverted residual block of MobileNetV2, block_0..block_16.
 _MOBILENET_V2_BLOCKS = (
     (16, 1, 1),
-    (24, 2, 6), (24, 1, 6),
-    (32, 2, 6), (32, 1, 6), (32, 1, 6),
-    (64, 2, 6), (64, 1, 6), (64, 1, 6), (64, 1, 6),
-    (96, 1, 6), (96, 1, 6), (96, 1, 6),
-    (160, 2, 6), (160, 1, 6), (160, 1, 6),
+    (24, 2, 6),
+    (24, 1, 6),
+    (32, 2, 6),
+    (32, 1, 6),
+    (32, 1, 6),
+    (64, 2, 6),
+    (64, 1, 6),
+    (64, 1, 6),
+    (64, 1, 6),
+    (96, 1, 6),
+    (96, 1, 6),
+    (96, 1, 6),
+    (160, 2, 6),
+    (160, 1, 6),
+    (160, 1, 6),
     (320, 1, 6),
 )
 
@@ -61,8 +71,9 @@ def _inverted_residual_block(x, filters, stride, expansion, alpha, block_id, dil
     inputs = x
     if block_id:
         prefix = f"block_{block_id}_"
-        x = layers.Conv2D(expansion * in_channels, 1, padding="same", use_bias=False,
-                          name=f"{prefix}expand")(x)
+        x = layers.Conv2D(
+            expansion * in_channels, 1, padding="same", use_bias=False, name=f"{prefix}expand"
+        )(x)
         x = _mobilenet_bn(f"{prefix}expand_BN")(x)
         x = layers.ReLU(6.0, name=f"{prefix}expand_relu")(x)
     else:
@@ -70,13 +81,19 @@ def _inverted_residual_block(x, filters, stride, expansion, alpha, block_id, dil
     if stride == 2:
         # keras.applications pads (0, 1) on even sizes, then convolves without padding.
         x = layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"{prefix}pad")(x)
-    x = layers.DepthwiseConv2D(3, strides=stride, dilation_rate=dilation_rate, use_bias=False,
-                               padding="same" if stride == 1 else "valid",
-                               name=f"{prefix}depthwise")(x)
+    x = layers.DepthwiseConv2D(
+        3,
+        strides=stride,
+        dilation_rate=dilation_rate,
+        use_bias=False,
+        padding="same" if stride == 1 else "valid",
+        name=f"{prefix}depthwise",
+    )(x)
     x = _mobilenet_bn(f"{prefix}depthwise_BN")(x)
     x = depthwise_output = layers.ReLU(6.0, name=f"{prefix}depthwise_relu")(x)
-    x = layers.Conv2D(pointwise_filters, 1, padding="same", use_bias=False,
-                      name=f"{prefix}project")(x)
+    x = layers.Conv2D(
+        pointwise_filters, 1, padding="same", use_bias=False, name=f"{prefix}project"
+    )(x)
     x = _mobilenet_bn(f"{prefix}project_BN")(x)
     if in_channels == pointwise_filters and stride == 1:
         x = layers.Add(name=f"{prefix}add")([inputs, x])
@@ -92,8 +109,9 @@ def mobilenet_v2_features(x, alpha, output_stride):
     ``block_2_depthwise_relu``, the decoder end point of the official DeepLab MobileNetV2
     (``layer_4/depthwise_output`` in its slim naming).
     """
-    x = layers.Conv2D(_make_divisible(32 * alpha), 3, strides=2, padding="same", use_bias=False,
-                      name="Conv1")(x)
+    x = layers.Conv2D(
+        _make_divisible(32 * alpha), 3, strides=2, padding="same", use_bias=False, name="Conv1"
+    )(x)
     x = _mobilenet_bn("bn_Conv1")(x)
     x = layers.ReLU(6.0, name="Conv1_relu")(x)
     current_stride, rate = 2, 1
@@ -103,8 +121,9 @@ def mobilenet_v2_features(x, alpha, output_stride):
             stride, rate = 1, rate * 2
         elif stride == 2:
             current_stride *= 2
-        x, depthwise_output = _inverted_residual_block(x, filters, stride, expansion, alpha,
-                                                       block_id, block_rate)
+        x, depthwise_output = _inverted_residual_block(
+            x, filters, stride, expansion, alpha, block_id, block_rate
+        )
         if block_id == 2:
             low_level = depthwise_output
     return low_level, x
@@ -120,8 +139,9 @@ def _bottleneck_block(x, filters, stride, dilation_rate, conv_shortcut, name):
     x = layers.Conv2D(filters, 1, strides=stride, name=f"{name}_1_conv")(x)
     x = _resnet_bn(f"{name}_1_bn")(x)
     x = layers.Activation("relu", name=f"{name}_1_relu")(x)
-    x = layers.Conv2D(filters, 3, padding="same", dilation_rate=dilation_rate,
-                      name=f"{name}_2_conv")(x)
+    x = layers.Conv2D(
+        filters, 3, padding="same", dilation_rate=dilation_rate, name=f"{name}_2_conv"
+    )(x)
     x = _resnet_bn(f"{name}_2_bn")(x)
     x = layers.Activation("relu", name=f"{name}_2_relu")(x)
     x = layers.Conv2D(4 * filters, 1, name=f"{name}_3_conv")(x)
@@ -153,9 +173,14 @@ def resnet50_features(x, width, output_stride):
         elif stride == 2:
             current_stride *= 2
         for block in range(1, blocks + 1):
-            x = _bottleneck_block(x, scaled(filters, width), stride if block == 1 else 1,
-                                  first_rate if block == 1 else rate, conv_shortcut=block == 1,
-                                  name=f"{stage}_block{block}")
+            x = _bottleneck_block(
+                x,
+                scaled(filters, width),
+                stride if block == 1 else 1,
+                first_rate if block == 1 else rate,
+                conv_shortcut=block == 1,
+                name=f"{stage}_block{block}",
+            )
         features[stage] = x
     return features
 
@@ -195,9 +220,11 @@ def reference_backbone(architecture, weights, alpha=1.0):
             raise WeightsUnavailableError(
                 f"ImageNet weights for {constructor} could not be fetched ({reason}): put "
                 f"{file_name} in {keras_cache_folder()}{os.sep} or pass "
-                f"backbone_weights='/path/to/{file_name}'") from error
+                f"backbone_weights='/path/to/{file_name}'"
+            ) from error
         raise WeightsUnavailableError(
-            f"cannot load {constructor} weights from {weights}: {reason}") from error
+            f"cannot load {constructor} weights from {weights}: {reason}"
+        ) from error
 
 
 def copy_weights(model, reference, bgr_input_layer=None):
@@ -222,8 +249,9 @@ def copy_weights(model, reference, bgr_input_layer=None):
         copied += 1
     if not copied:
         raise WeightsUnavailableError(f"no layer of {reference.name} matches {model.name}")
-    logger.info("copied the weights of %d layers from %s into %s", copied, reference.name,
-                model.name)
+    logger.info(
+        "copied the weights of %d layers from %s into %s", copied, reference.name, model.name
+    )
     return copied
 
 

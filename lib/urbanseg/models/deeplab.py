@@ -17,8 +17,16 @@ from urbanseg.models._common import (
 _ATROUS_RATES_AT_OS16 = (6, 12, 18)
 
 
-def build_deeplab(num_classes=19, input_shape=(256, 512, 3), *, variant="default",
-                  backbone_weights=None, width=1.0, output_stride=16, **options):
+def build_deeplab(
+    num_classes=19,
+    input_shape=(256, 512, 3),
+    *,
+    variant="default",
+    backbone_weights=None,
+    width=1.0,
+    output_stride=16,
+    **options,
+):
     """DeepLabV3+ for semantic segmentation, returning per-pixel logits at the input's resolution.
 
     Chen, Zhu, Papandreou, Schroff and Adam, "Encoder-Decoder with Atrous Separable Convolution
@@ -37,22 +45,35 @@ def build_deeplab(num_classes=19, input_shape=(256, 512, 3), *, variant="default
         width: MobileNetV2's alpha; the ASPP and decoder channels (256, 48) scale with it too.
         output_stride: 16 (the paper's training setting) or 8.
     """
-    input_shape = check_arguments("build_deeplab", num_classes, input_shape, variant, width,
-                                  options, valid_options=("width", "output_stride"))
+    input_shape = check_arguments(
+        "build_deeplab",
+        num_classes,
+        input_shape,
+        variant,
+        width,
+        options,
+        valid_options=("width", "output_stride"),
+    )
     if variant == "seed":
         raise ValueError(
             "DeepLab has no seed variant: the original notebook's DeepLab (1x1 'atrous' "
             "convolutions, no image pooling, output at 1/16 of the input) could not produce "
-            "full-size masks; use variant='default'")
+            "full-size masks; use variant='default'"
+        )
     if output_stride not in (8, 16):
         raise ValueError(f"output_stride must be 8 or 16, got {output_stride!r}")
     if backbone_weights == "imagenet" and width not in backbones.MOBILENET_V2_ALPHAS:
-        raise ValueError(f"MobileNetV2 ImageNet weights exist only for width (alpha) in "
-                         f"{backbones.MOBILENET_V2_ALPHAS}, got width={width}")
+        raise ValueError(
+            f"MobileNetV2 ImageNet weights exist only for width (alpha) in "
+            f"{backbones.MOBILENET_V2_ALPHAS}, got width={width}"
+        )
 
     # Weights first: a missing download fails before the model is built.
-    reference = (None if backbone_weights is None else
-                 backbones.reference_backbone("mobilenet_v2", backbone_weights, alpha=width))
+    reference = (
+        None
+        if backbone_weights is None
+        else backbones.reference_backbone("mobilenet_v2", backbone_weights, alpha=width)
+    )
     inputs = keras.Input(input_shape, name="image")
     x = preprocess(inputs, "symmetric")  # MobileNetV2's own preprocessing: [-1, 1]
     low_level, x = backbones.mobilenet_v2_features(x, alpha=width, output_stride=output_stride)

@@ -17,8 +17,15 @@ from urbanseg.models._common import (
 _VGG16_STAGES = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 
 
-def build_fcn(num_classes=19, input_shape=(256, 512, 3), *, variant="default",
-              backbone_weights=None, width=1.0, **options):
+def build_fcn(
+    num_classes=19,
+    input_shape=(256, 512, 3),
+    *,
+    variant="default",
+    backbone_weights=None,
+    width=1.0,
+    **options,
+):
     """FCN-8s for semantic segmentation, returning per-pixel logits at the input's resolution.
 
     Long, Shelhamer and Darrell, "Fully Convolutional Networks for Semantic Segmentation",
@@ -37,8 +44,9 @@ def build_fcn(num_classes=19, input_shape=(256, 512, 3), *, variant="default",
             width=1.
         width: channel multiplier; 1.0 is VGG16's 64..512 filters and 4096-channel fc6/fc7.
     """
-    input_shape = check_arguments("build_fcn", num_classes, input_shape, variant, width, options,
-                                  valid_options=("width",))
+    input_shape = check_arguments(
+        "build_fcn", num_classes, input_shape, variant, width, options, valid_options=("width",)
+    )
     if variant == "seed":
         check_seed_arguments("build_fcn", backbone_weights, ["width"] if width != 1.0 else [])
         return _build_seed_fcn(num_classes, input_shape)
@@ -48,8 +56,13 @@ def build_fcn(num_classes=19, input_shape=(256, 512, 3), *, variant="default",
     pools = {}
     for stage, filters in enumerate(_VGG16_STAGES, start=1):
         for index, count in enumerate(filters, start=1):
-            x = layers.Conv2D(scaled(count, width), 3, padding="same", activation="relu",
-                              name=f"block{stage}_conv{index}")(x)
+            x = layers.Conv2D(
+                scaled(count, width),
+                3,
+                padding="same",
+                activation="relu",
+                name=f"block{stage}_conv{index}",
+            )(x)
         x = pools[stage] = layers.MaxPooling2D(2, name=f"block{stage}_pool")(x)
     x = layers.Conv2D(scaled(4096, width), 7, padding="same", activation="relu", name="fc6")(x)
     x = layers.Dropout(0.5, name="fc6_dropout")(x)
@@ -59,10 +72,12 @@ def build_fcn(num_classes=19, input_shape=(256, 512, 3), *, variant="default",
     # Skip scores start at zero, so training begins from the stride-32 prediction (the paper's
     # FCN-32s -> 16s -> 8s progression, learned at once).
     for pool, upscore in ((4, "upscore2"), (3, "upscore_pool4")):
-        x = layers.Conv2DTranspose(num_classes, 4, strides=2, padding="same", use_bias=False,
-                                   name=upscore)(x)
-        score = layers.Conv2D(num_classes, 1, kernel_initializer="zeros",
-                              name=f"score_pool{pool}")(pools[pool])
+        x = layers.Conv2DTranspose(
+            num_classes, 4, strides=2, padding="same", use_bias=False, name=upscore
+        )(x)
+        score = layers.Conv2D(num_classes, 1, kernel_initializer="zeros", name=f"score_pool{pool}")(
+            pools[pool]
+        )
         x = layers.Add(name=f"fuse_pool{pool}")([x, score])
     x = resize_to(x, input_shape[:2], name="upscore8")
     model = keras.Model(inputs, logits_output(x), name="fcn8s")
@@ -91,16 +106,18 @@ def _build_seed_fcn(num_classes, input_shape):
     skips = []
     for stage, filters in enumerate((64, 128, 256, 512), start=1):
         for index in (1, 2):
-            x = layers.Conv2D(filters, 3, padding="same", activation="relu",
-                              name=f"block{stage}_conv{index}")(x)
+            x = layers.Conv2D(
+                filters, 3, padding="same", activation="relu", name=f"block{stage}_conv{index}"
+            )(x)
         if stage < 4:
             skips.append(x)
             x = layers.MaxPooling2D(2, name=f"block{stage}_pool")(x)
     for stage, (filters, skip) in enumerate(zip((256, 128), reversed(skips)), start=1):
         x = layers.UpSampling2D(2, name=f"decoder_stage{stage}_upsample")(x)
         x = layers.Concatenate(name=f"decoder_stage{stage}_concat")([skip, x])
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu",
-                          name=f"decoder_stage{stage}_conv1")(x)
+        x = layers.Conv2D(
+            filters, 3, padding="same", activation="relu", name=f"decoder_stage{stage}_conv1"
+        )(x)
     x = layers.UpSampling2D(2, name="decoder_stage3_upsample")(x)
     x = layers.Concatenate(name="decoder_stage3_concat")([skips[0], x])
     # The notebook ended in a softmax; the logits before it have the same parameters.

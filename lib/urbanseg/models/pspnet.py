@@ -29,8 +29,9 @@ class AdaptiveAveragePooling2D(layers.Layer):
 
     def __init__(self, output_size, **kwargs):
         super().__init__(**kwargs)
-        self.output_size = (output_size, output_size) if isinstance(output_size, int) else tuple(
-            output_size)
+        self.output_size = (
+            (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+        )
 
     def call(self, inputs):
         height, width = inputs.shape[1:3]
@@ -56,8 +57,17 @@ def _averaging_matrix(length, bins):
     return matrix
 
 
-def build_pspnet(num_classes=19, input_shape=(256, 512, 3), *, variant="default",
-                 backbone_weights=None, width=1.0, output_stride=16, aux_head=False, **options):
+def build_pspnet(
+    num_classes=19,
+    input_shape=(256, 512, 3),
+    *,
+    variant="default",
+    backbone_weights=None,
+    width=1.0,
+    output_stride=16,
+    aux_head=False,
+    **options,
+):
     """PSPNet for semantic segmentation, returning per-pixel logits at the input's resolution.
 
     Zhao, Shi, Qi, Wang and Jia, "Pyramid Scene Parsing Network", CVPR 2017, arXiv:1612.01105.
@@ -80,21 +90,32 @@ def build_pspnet(num_classes=19, input_shape=(256, 512, 3), *, variant="default"
         aux_head: add the paper's auxiliary classifier on the conv4 stage, as a second output
             ``aux_logits`` (for a weighted 0.4 loss); the first output stays the logits.
     """
-    input_shape = check_arguments("build_pspnet", num_classes, input_shape, variant, width,
-                                  options, valid_options=("width", "output_stride", "aux_head"))
+    input_shape = check_arguments(
+        "build_pspnet",
+        num_classes,
+        input_shape,
+        variant,
+        width,
+        options,
+        valid_options=("width", "output_stride", "aux_head"),
+    )
     if variant == "seed":
         raise ValueError(
             "PSPNet has no seed variant: the original notebook's PSPNet pooled the stride-32 "
             "output and never upsampled it, so it could not produce full-size masks; use "
-            "variant='default'")
+            "variant='default'"
+        )
     if output_stride not in (8, 16):
         raise ValueError(f"output_stride must be 8 or 16, got {output_stride!r}")
     if backbone_weights is not None and width != 1.0:
         raise ValueError(f"pretrained ResNet50 weights need width=1.0, got width={width}")
 
     # Weights first: a missing download fails before the model is built.
-    reference = (None if backbone_weights is None else
-                 backbones.reference_backbone("resnet50", backbone_weights))
+    reference = (
+        None
+        if backbone_weights is None
+        else backbones.reference_backbone("resnet50", backbone_weights)
+    )
     inputs = keras.Input(input_shape, name="image")
     x = preprocess(inputs, "symmetric" if backbone_weights is None else "caffe")
     features = backbones.resnet50_features(x, width, output_stride)

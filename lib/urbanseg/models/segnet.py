@@ -34,8 +34,12 @@ class MaxPoolingWithArgmax2D(layers.Layer):
 
     def compute_output_shape(self, input_shape):
         batch, height, width, channels = input_shape
-        pooled = (batch, None if height is None else height // 2,
-                  None if width is None else width // 2, channels)
+        pooled = (
+            batch,
+            None if height is None else height // 2,
+            None if width is None else width // 2,
+            channels,
+        )
         return pooled, pooled
 
 
@@ -55,8 +59,12 @@ class MaxUnpooling2D(layers.Layer):
 
     def compute_output_shape(self, input_shape):
         batch, height, width, channels = input_shape[0]
-        return (batch, None if height is None else 2 * height,
-                None if width is None else 2 * width, channels)
+        return (
+            batch,
+            None if height is None else 2 * height,
+            None if width is None else 2 * width,
+            channels,
+        )
 
 
 def _to_windows(inputs):
@@ -67,8 +75,15 @@ def _to_windows(inputs):
     return ops.reshape(windows, (-1, height // 2, width // 2, 4, channels))
 
 
-def build_segnet(num_classes=19, input_shape=(256, 512, 3), *, variant="default",
-                 backbone_weights=None, width=1.0, **options):
+def build_segnet(
+    num_classes=19,
+    input_shape=(256, 512, 3),
+    *,
+    variant="default",
+    backbone_weights=None,
+    width=1.0,
+    **options,
+):
     """SegNet for semantic segmentation, returning per-pixel logits at the input's resolution.
 
     Badrinarayanan, Kendall and Cipolla, "SegNet: A Deep Convolutional Encoder-Decoder
@@ -85,8 +100,9 @@ def build_segnet(num_classes=19, input_shape=(256, 512, 3), *, variant="default"
             copied into the encoder's convolutions; needs width=1.
         width: channel multiplier; 1.0 is VGG16's 64..512 filters.
     """
-    input_shape = check_arguments("build_segnet", num_classes, input_shape, variant, width, options,
-                                  valid_options=("width",))
+    input_shape = check_arguments(
+        "build_segnet", num_classes, input_shape, variant, width, options, valid_options=("width",)
+    )
     if variant == "seed":
         check_seed_arguments("build_segnet", backbone_weights, ["width"] if width != 1.0 else [])
         return _build_seed_segnet(num_classes, input_shape)
@@ -99,8 +115,9 @@ def build_segnet(num_classes=19, input_shape=(256, 512, 3), *, variant="default"
             x = _conv_bn_relu(x, scaled(count, width), name=f"block{stage}_conv{index}")
         x, indices = MaxPoolingWithArgmax2D(name=f"block{stage}_pool")(x)
         pooling_indices.append(indices)
-    for stage, (filters, indices) in enumerate(zip(_DECODER_FILTERS, reversed(pooling_indices)),
-                                               start=1):
+    for stage, (filters, indices) in enumerate(
+        zip(_DECODER_FILTERS, reversed(pooling_indices)), start=1
+    ):
         x = MaxUnpooling2D(name=f"decoder_stage{stage}_unpool")([x, indices])
         for index, count in enumerate(filters, start=1):
             x = _conv_bn_relu(x, scaled(count, width), name=f"decoder_stage{stage}_conv{index}")
@@ -123,14 +140,16 @@ def _build_seed_segnet(num_classes, input_shape):
     inputs = keras.Input(input_shape, name="image")
     x = preprocess(inputs, "unit")
     for stage, filters in enumerate((64, 128, 256), start=1):
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu",
-                          name=f"block{stage}_conv1")(x)
+        x = layers.Conv2D(
+            filters, 3, padding="same", activation="relu", name=f"block{stage}_conv1"
+        )(x)
         x = layers.BatchNormalization(name=f"block{stage}_conv1_bn")(x)
         x = layers.MaxPooling2D(2, name=f"block{stage}_pool")(x)
     for stage, filters in enumerate((256, 128), start=1):
         x = layers.UpSampling2D(2, name=f"decoder_stage{stage}_upsample")(x)
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu",
-                          name=f"decoder_stage{stage}_conv1")(x)
+        x = layers.Conv2D(
+            filters, 3, padding="same", activation="relu", name=f"decoder_stage{stage}_conv1"
+        )(x)
     x = layers.UpSampling2D(2, name="decoder_stage3_upsample")(x)
     # The notebook ended in a softmax; the logits before it have the same parameters.
     x = layers.Conv2D(num_classes, 3, padding="same", name="classifier")(x)

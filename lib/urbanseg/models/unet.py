@@ -15,8 +15,16 @@ from urbanseg.models._common import (
 _LEVELS = 4  # down-sampling levels below the bottleneck
 
 
-def build_unet(num_classes=19, input_shape=(256, 512, 3), *, variant="default",
-               backbone_weights=None, width=1.0, batch_norm=True, **options):
+def build_unet(
+    num_classes=19,
+    input_shape=(256, 512, 3),
+    *,
+    variant="default",
+    backbone_weights=None,
+    width=1.0,
+    batch_norm=True,
+    **options,
+):
     """U-Net for semantic segmentation, returning per-pixel logits at the input's resolution.
 
     Ronneberger, Fischer and Brox, "U-Net: Convolutional Networks for Biomedical Image
@@ -34,13 +42,28 @@ def build_unet(num_classes=19, input_shape=(256, 512, 3), *, variant="default",
         width: channel multiplier; 1.0 is the paper's 64 filters at the first level.
         batch_norm: batch normalization after every 3x3 convolution.
     """
-    input_shape = check_arguments("build_unet", num_classes, input_shape, variant, width, options,
-                                  valid_options=("width", "batch_norm"))
+    input_shape = check_arguments(
+        "build_unet",
+        num_classes,
+        input_shape,
+        variant,
+        width,
+        options,
+        valid_options=("width", "batch_norm"),
+    )
     if variant == "seed":
-        check_seed_arguments("build_unet", backbone_weights,
-                             [name for name, value, default in (("width", width, 1.0),
-                                                                ("batch_norm", batch_norm, True))
-                              if value != default])
+        check_seed_arguments(
+            "build_unet",
+            backbone_weights,
+            [
+                name
+                for name, value, default in (
+                    ("width", width, 1.0),
+                    ("batch_norm", batch_norm, True),
+                )
+                if value != default
+            ],
+        )
         return _build_seed_unet(num_classes, input_shape)
     if backbone_weights is not None:
         raise ValueError("U-Net has no pretrained backbone; use backbone_weights=None")
@@ -54,8 +77,7 @@ def build_unet(num_classes=19, input_shape=(256, 512, 3), *, variant="default",
         skips.append(x)
         x = layers.MaxPooling2D(2, name=f"encoder_stage{level}_pool")(x)
     x = _double_conv(x, scaled(64 * 2**_LEVELS, width), batch_norm, name="bottleneck")
-    for stage, (filters, skip) in enumerate(zip(reversed(level_filters), reversed(skips)),
-                                            start=1):
+    for stage, (filters, skip) in enumerate(zip(reversed(level_filters), reversed(skips)), start=1):
         x = layers.Conv2DTranspose(filters, 2, strides=2, name=f"decoder_stage{stage}_upconv")(x)
         x = layers.Concatenate(name=f"decoder_stage{stage}_concat")([skip, x])
         x = _double_conv(x, filters, batch_norm, name=f"decoder_stage{stage}")
@@ -65,8 +87,9 @@ def build_unet(num_classes=19, input_shape=(256, 512, 3), *, variant="default",
 
 def _double_conv(x, filters, batch_norm, name):
     for index in (1, 2):
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=not batch_norm,
-                          name=f"{name}_conv{index}")(x)
+        x = layers.Conv2D(
+            filters, 3, padding="same", use_bias=not batch_norm, name=f"{name}_conv{index}"
+        )(x)
         if batch_norm:
             x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn{index}")(x)
         x = layers.ReLU(name=f"{name}_relu{index}")(x)
@@ -94,6 +117,7 @@ def _build_seed_unet(num_classes, input_shape):
 
 def _seed_conv_block(x, filters, name):
     for index in (1, 2):
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu",
-                          name=f"{name}_conv{index}")(x)
+        x = layers.Conv2D(
+            filters, 3, padding="same", activation="relu", name=f"{name}_conv{index}"
+        )(x)
     return x
