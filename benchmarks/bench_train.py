@@ -15,16 +15,17 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from urbanseg.evaluate import count_flops, measure_inference  # noqa: E402
-from urbanseg.losses import SegmentationCrossEntropy  # noqa: E402
-from urbanseg.models import CPU_WIDTHS, MODELS, build_model  # noqa: E402
+from urbanseg.catalog import CATALOG
+from urbanseg.inference import count_flops, measure_inference
+from urbanseg.losses import SegmentationCrossEntropy
+from urbanseg.models import MODELS, build_model
 
 
 def bench(name: str, size: tuple[int, int], batch: int, steps: int, width: float | None) -> dict:
-    model = build_model(name, input_shape=(*size, 3), width=width or CPU_WIDTHS[name])
+    model = build_model(name, input_shape=(*size, 3), width=width or CATALOG[name].cpu_width)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=SegmentationCrossEntropy())
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 255, (batch, *size, 3)).astype("float32")
@@ -37,9 +38,16 @@ def bench(name: str, size: tuple[int, int], batch: int, steps: int, width: float
         model.train_on_batch(images, masks)
     step = (time.perf_counter() - started) / steps
     inference = measure_inference(model, size, batch_size=batch)
-    return {"model": name, "width": width or CPU_WIDTHS[name], "params": model.count_params(),
-            "gflops": count_flops(model) / 1e9, "warmup_s": warmup, "step_s": step,
-            "train_img_s": batch / step, **inference}
+    return {
+        "model": name,
+        "width": width or CATALOG[name].cpu_width,
+        "params": model.count_params(),
+        "gflops": count_flops(model) / 1e9,
+        "warmup_s": warmup,
+        "step_s": step,
+        "train_img_s": batch / step,
+        **inference,
+    }
 
 
 def main() -> None:
@@ -48,18 +56,27 @@ def main() -> None:
     parser.add_argument("--size", default="128x256", help="HxW (default 128x256)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--width", type=float, default=None, help="default: CPU_WIDTHS")
+    parser.add_argument(
+        "--width", type=float, default=None, help="default: the catalog's CPU width of each model"
+    )
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
-    print(f"backend {keras.backend.backend()}, {os.cpu_count()} cores, {size[0]}x{size[1]}, "
-          f"batch {args.batch}")
-    print(f"{'model':8s} {'width':>5s} {'params':>10s} {'GFLOPs':>7s} {'warm-up s':>9s} "
-          f"{'step s':>7s} {'train img/s':>11s} {'infer img/s':>11s} {'latency ms':>10s}")
+    print(
+        f"backend {keras.backend.backend()}, {os.cpu_count()} cores, {size[0]}x{size[1]}, "
+        f"batch {args.batch}"
+    )
+    print(
+        f"{'model':8s} {'width':>5s} {'params':>10s} {'GFLOPs':>7s} {'warm-up s':>9s} "
+        f"{'step s':>7s} {'train img/s':>11s} {'infer img/s':>11s} {'latency ms':>10s}"
+    )
     for name in args.models:
         r = bench(name, size, args.batch, args.steps, args.width)
-        print(f"{r['model']:8s} {r['width']:5.2f} {r['params']:10,d} {r['gflops']:7.2f} "
-              f"{r['warmup_s']:9.1f} {r['step_s']:7.3f} {r['train_img_s']:11.1f} "
-              f"{r['inference_images_per_second']:11.1f} {r['latency_ms']:10.1f}", flush=True)
+        print(
+            f"{r['model']:8s} {r['width']:5.2f} {r['params']:10,d} {r['gflops']:7.2f} "
+            f"{r['warmup_s']:9.1f} {r['step_s']:7.3f} {r['train_img_s']:11.1f} "
+            f"{r['inference_images_per_second']:11.1f} {r['latency_ms']:10.1f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

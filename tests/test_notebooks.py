@@ -20,10 +20,21 @@ def test_notebook_runs_and_report_renders(tmp_path):
     data_root = tmp_path / "cityscapes"
     generate(data_root, train=8, val=4, test=0, size=(64, 128), seed=1, progress=False)
     results = tmp_path / "results"
-    parameters = {"data_root": str(data_root), "image_height": 64, "image_width": 128, "epochs": 1,
-                  "batch_size": 4, "width": 0.125}
-    summary = run_models(["fcn"], notebooks_dir=REPO / "notebooks", results_dir=results,
-                         parameters=parameters, progress=False)
+    parameters = {
+        "data_root": str(data_root),
+        "image_height": 64,
+        "image_width": 128,
+        "epochs": 1,
+        "batch_size": 4,
+        "width": 0.125,
+    }
+    summary = run_models(
+        ["fcn"],
+        notebooks_dir=REPO / "notebooks",
+        results_dir=results,
+        parameters=parameters,
+        progress=False,
+    )
     assert summary.exit_code == 0, summary.format()
 
     run = results / "fcn"
@@ -34,43 +45,93 @@ def test_notebook_runs_and_report_renders(tmp_path):
     assert record["evaluation"] == {"split": "val", "protocol": "full", "resolution": [64, 128]}
     assert 0 <= record["metrics"]["miou"] <= 1 and record["params"] > 0 and record["flops"] > 0
     assert len(record["metrics"]["confusion_matrix"]) == 19
-    assert record["baseline"]["class"] == max(record["data"]["class_pixel_fraction"],
-                                              key=record["data"]["class_pixel_fraction"].get)
+    assert record["baseline"]["class"] == max(
+        record["data"]["class_pixel_fraction"], key=record["data"]["class_pixel_fraction"].get
+    )
     assert 0 < record["baseline"]["miou"] < record["baseline"]["pixel_accuracy"] < 1
     for name in ("curves", "per_class_iou", "confusion_matrix", "samples"):
         assert (run / "figures" / f"{name}.png").stat().st_size > 1000
     assert (run / "history.csv").read_text().count("\n") == 2
     executed = json.loads((run / "fcn.ipynb").read_text())
-    images = [o for c in executed["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-    assert len(images) == 6  # class frequency, data samples, curves, per-class IoU, confusion, samples
+    images = [
+        o
+        for c in executed["cells"]
+        for o in c.get("outputs", [])
+        if "image/png" in o.get("data", {})
+    ]
+    assert (
+        len(images) == 6
+    )  # class frequency, data samples, curves, per-class IoU, confusion, samples
     assert len(list((run / "samples").glob("*.png"))) == 4
 
     # the same parameters again: skipped, nothing rewritten
     before = (run / "metrics.json").stat().st_mtime_ns
-    again = run_models(["fcn"], notebooks_dir=REPO / "notebooks", results_dir=results,
-                       parameters=parameters, progress=False)
+    again = run_models(
+        ["fcn"],
+        notebooks_dir=REPO / "notebooks",
+        results_dir=results,
+        parameters=parameters,
+        progress=False,
+    )
     assert [r.model for r in again.skipped] == ["fcn"]
     assert (run / "metrics.json").stat().st_mtime_ns == before
 
     # official-format predictions of the saved model, scored by `urbanseg evaluate`: the same
     # numbers as the notebook's own evaluation (same resize, same upsampling, same matrix)
     predictions = tmp_path / "predictions"
-    assert main(["-q", "predict", str(run), "--root", str(data_root), "--split", "val",
-                 "--out", str(predictions)]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "predict",
+                str(run),
+                "--root",
+                str(data_root),
+                "--split",
+                "val",
+                "--out",
+                str(predictions),
+            ]
+        )
+        == 0
+    )
     assert len(list(predictions.glob("*_labelIds.png"))) == 4
     scored = tmp_path / "scored.json"
-    assert main(["-q", "evaluate", "--root", str(data_root), "--pred", str(predictions),
-                 "--json", str(scored)]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "evaluate",
+                "--root",
+                str(data_root),
+                "--pred",
+                str(predictions),
+                "--json",
+                str(scored),
+            ]
+        )
+        == 0
+    )
     official = json.loads(scored.read_text())
     assert official["miou"] == pytest.approx(record["metrics"]["miou"], abs=1e-9)
     assert official["confusion_matrix"] == record["metrics"]["confusion_matrix"]
 
     paths = render_report(results, tmp_path / "report", lang="pt", pdf=True)
     html = paths["html"].read_text()
-    headings = [h.get_text(" ", strip=True) for h in BeautifulSoup(html, "html.parser").find_all("h2")
-                if h.get("id")]
-    assert headings == ["1 Resumo", "2 Dados", "3 Metodologia", "4 Resultados", "5 Discussão",
-                        "6 Reprodutibilidade", "7 Anexos"]
+    headings = [
+        h.get_text(" ", strip=True)
+        for h in BeautifulSoup(html, "html.parser").find_all("h2")
+        if h.get("id")
+    ]
+    assert headings == [
+        "1 Resumo",
+        "2 Dados",
+        "3 Metodologia",
+        "4 Resultados",
+        "5 Discussão",
+        "6 Reprodutibilidade",
+        "7 Anexos",
+    ]
     assert "FCN-8s" in html and "prever sempre a classe mais frequente" in html
     assert f"{record['metrics']['miou'] * 100:.1f}".replace(".", ",") in html
     pdf = paths["pdf"].read_bytes()
@@ -89,9 +150,18 @@ def test_a_sixth_model_from_the_template_joins_runner_and_report(tmp_path):
     (notebooks / "mine.ipynb").write_text(template.replace("my_model", "mine"))
     (notebooks / "_template.ipynb").write_text(template)  # templates are not models
     results = tmp_path / "results"
-    summary = run_models(notebooks_dir=notebooks, results_dir=results, progress=False,
-                         parameters={"data_root": str(data_root), "image_height": 64,
-                                     "image_width": 128, "epochs": 1, "batch_size": 2})
+    summary = run_models(
+        notebooks_dir=notebooks,
+        results_dir=results,
+        progress=False,
+        parameters={
+            "data_root": str(data_root),
+            "image_height": 64,
+            "image_width": 128,
+            "epochs": 1,
+            "batch_size": 2,
+        },
+    )
     assert [r.model for r in summary.ran] == ["mine"], summary.format()
     paths = render_report(results, tmp_path / "report", lang="en", pdf=False)
     assert "mine" in paths["html"].read_text()

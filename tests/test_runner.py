@@ -2,7 +2,6 @@
 "bad" raises. Tests that execute a notebook start a kernel (about a second each) and carry the
 "slow" marker; the others only read notebooks."""
 
-import argparse
 import json
 import os
 import sys
@@ -10,19 +9,11 @@ import sys
 import nbformat
 import pytest
 
+from urbanseg.cli import main
 from urbanseg.config import RunConfig, parameter_names
 from urbanseg.errors import InputError
-from urbanseg.runner import (
-    KERNEL_NAME,
-    add_run_arguments,
-    discover_notebooks,
-    ensure_kernel,
-    load_params_file,
-    main_run,
-    notebook_defaults,
-    parse_overrides,
-    run_models,
-)
+from urbanseg.notebooks import KERNEL_NAME, discover_notebooks, ensure_kernel, notebook_defaults
+from urbanseg.runner import run_models
 
 # Notebook defaults differ from RunConfig's, so a runner that ignored them would compute another
 # digest than the notebook and the run would be reported as failed.
@@ -45,13 +36,21 @@ os.replace(folder / "metrics.json.tmp", folder / "metrics.json")"""
 
 def write_notebook(path, *cells, defaults=NOTEBOOK_DEFAULTS):
     parameters = nbformat.v4.new_code_cell(
-        "\n".join(f"{name} = {value!r}" for name, value in defaults.items()))
+        "\n".join(f"{name} = {value!r}" for name, value in defaults.items())
+    )
     parameters.metadata["tags"] = ["parameters"]
-    notebook = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# Fixture"), parameters,
-        *(nbformat.v4.new_code_cell(source) for source in cells)])
-    notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "language": "python",
-                                       "display_name": "Python (urbanseg)"}
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# Fixture"),
+            parameters,
+            *(nbformat.v4.new_code_cell(source) for source in cells),
+        ]
+    )
+    notebook.metadata["kernelspec"] = {
+        "name": KERNEL_NAME,
+        "language": "python",
+        "display_name": "Python (urbanseg)",
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, path)
 
@@ -174,25 +173,49 @@ def test_a_notebook_that_writes_no_metrics_fails(project, kernel):
 
 
 @pytest.mark.slow
-def test_main_run_reads_params_file_then_overrides(project, kernel, capsys):
-    (project / "params.yaml").write_text("epochs: 4\nlearning_rate: 1e-2\n")
-    parser = argparse.ArgumentParser()
-    add_run_arguments(parser)
-    args = parser.parse_args(["ok", "-f", "params.yaml", "-p", "epochs", "5", "--results", "out"])
-    assert main_run(args) == 0
+def test_run_command_reads_params_file_then_overrides(project, kernel, capsys):
+    (project / "params.yaml").write_text("epochs: 4\nlearning_rate: 1e-2\nseed: 3\n")
+    argv = [
+        "-q",
+        "run",
+        "ok",
+        "-f",
+        "params.yaml",
+        "-p",
+        "epochs",
+        "5",
+        "-p",
+        "data_root",
+        "001",
+        "-p",
+        "width",
+        "0.5",
+        "--results",
+        "out",
+    ]
+    assert main(argv) == 0
     parameters = read_json(project / "out" / "ok" / "metrics.json")["parameters"]
     assert parameters["epochs"] == 5 and parameters["learning_rate"] == 0.01
+    assert parameters["seed"] == 3 and parameters["width"] == 0.5
+    assert parameters["data_root"] == "001"  # text parameters keep their text
     assert parameters["results_dir"] == "out"
     assert "0 failed" in capsys.readouterr().out
     summary = (project / "out" / "summary.csv").read_text().splitlines()
     assert summary[0].startswith("model,status,miou") and summary[1].startswith("ok,ok,")
+    assert ",5,64,64," in summary[1]  # epochs and the size as integers, not 5.0
+    by_run = (project / "out" / "summary.csv").read_bytes()
+    assert main(["-q", "report", "--results", "out", "--out", "report", "--no-pdf"]) == 0
+    assert (project / "out" / "summary.csv").read_bytes() == by_run  # one writer, same bytes
 
 
-@pytest.mark.parametrize("parameters, message", [
-    ({"epoch": 3}, "unknown parameter(s) epoch; valid: data_root"),
-    ({"image_height": 100}, "image_height=100"),
-    ({"epochs": "many"}, "epochs='many'"),
-])
+@pytest.mark.parametrize(
+    "parameters, message",
+    [
+        ({"epoch": 3}, "unknown parameter(s) epoch; valid: data_root"),
+        ({"image_height": 100}, "image_height=100"),
+        ({"epochs": "many"}, "epochs='many'"),
+    ],
+)
 def test_bad_parameters_fail_before_anything_runs(project, parameters, message):
     with pytest.raises(InputError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
         run_models(parameters=parameters, progress=False)
@@ -227,43 +250,20 @@ def test_discover_notebooks_in_canonical_order(tmp_path):
         (tmp_path / f"{name}.ipynb").write_text("{}")
     (tmp_path / "notes.txt").write_text("")
     assert list(discover_notebooks(tmp_path)) == [
-        "unet", "segnet", "fcn", "deeplab", "pspnet", "alpha", "zeta"]
+        "unet",
+        "segnet",
+        "fcn",
+        "deeplab",
+        "pspnet",
+        "alpha",
+        "zeta",
+    ]
     assert discover_notebooks(tmp_path)["unet"] == tmp_path / "unet.ipynb"
     with pytest.raises(InputError, match="nowhere: notebooks folder not found"):
         discover_notebooks(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="empty: no model notebooks"):
         run_models(notebooks_dir=tmp_path / "empty")
-
-
-def test_parse_overrides_like_papermill():
-    pairs = [("epochs", "3"), ("learning_rate", "1e-3"), ("max_train_images", "None"),
-             ("max_val_images", "null"), ("width", "0.5"), ("variant", "seed"),
-             ("data_root", "001"), ("backbone_weights", "none"), ("flag", "true"),
-             ("other", "False"), ("word", "hello"), ("seed", "1"), ("seed", "2")]
-    assert parse_overrides(pairs) == {
-        "epochs": 3, "learning_rate": 0.001, "max_train_images": None, "max_val_images": None,
-        "width": 0.5, "variant": "seed", "data_root": "001", "backbone_weights": None,
-        "flag": True, "other": False, "word": "hello", "seed": 2}
-
-
-def test_load_params_file(tmp_path):
-    path = tmp_path / "params.yaml"
-    path.write_text("epochs: 2\ndata_root: /data/cityscapes\n")
-    assert load_params_file(path) == {"epochs": 2, "data_root": "/data/cityscapes"}
-    path.write_text("")
-    assert load_params_file(path) == {}
-    with pytest.raises(InputError, match="missing.yaml: parameters file not found"):
-        load_params_file(tmp_path / "missing.yaml")
-    path.write_text("epochs: [2\n")
-    with pytest.raises(InputError, match="params.yaml: line 2: malformed YAML"):
-        load_params_file(path)
-    path.write_text("- epochs\n- 2\n")
-    with pytest.raises(InputError, match="params.yaml: expected a mapping.*got a list"):
-        load_params_file(path)
-    path.write_text("epoch: 2\n")
-    with pytest.raises(InputError, match=r"params.yaml: unknown parameter\(s\) epoch"):
-        load_params_file(path)
 
 
 def test_summary_format_and_exit_code():

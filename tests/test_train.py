@@ -8,7 +8,8 @@ from keras import layers
 
 from urbanseg import data
 from urbanseg.losses import SegmentationCrossEntropy, median_frequency_weights
-from urbanseg.train import HISTORY_COLUMNS, class_pixel_counts, fit, make_optimizer
+from urbanseg.records import HISTORY_COLUMNS
+from urbanseg.train import class_pixel_counts, fit, make_optimizer
 
 
 def _log_softmax(x):
@@ -37,7 +38,9 @@ def test_class_weights_weight_each_pixel_and_normalise_by_their_sum():
     weights[5] = 3.0
     nll = -_log_softmax(logits)[0, 0, [0, 1, 2], [0, 5, 5]]
     expected = (nll[0] * 1 + nll[1] * 3 + nll[2] * 3) / 7
-    assert float(SegmentationCrossEntropy(weights)(labels, logits)) == pytest.approx(expected, rel=1e-5)
+    assert float(SegmentationCrossEntropy(weights)(labels, logits)) == pytest.approx(
+        expected, rel=1e-5
+    )
     assert float(SegmentationCrossEntropy()(labels, logits)) == pytest.approx(nll.mean(), rel=1e-5)
 
 
@@ -62,7 +65,9 @@ def test_class_pixel_counts_and_image_totals():
 
 def test_poly_schedule_decays_to_zero():
     optimizer = make_optimizer(0.01, 100)
-    schedule = optimizer.learning_rate if callable(optimizer.learning_rate) else optimizer._learning_rate
+    schedule = (
+        optimizer.learning_rate if callable(optimizer.learning_rate) else optimizer._learning_rate
+    )
     assert float(schedule(0)) == pytest.approx(0.01)
     assert float(schedule(50)) == pytest.approx(0.01 * 0.5**0.9, rel=1e-5)
     assert float(schedule(100)) == pytest.approx(0.0, abs=1e-9)
@@ -80,9 +85,17 @@ def test_fit_records_history_keeps_the_best_model_and_learns(tiny_tree, tmp_path
     x = layers.Conv2D(8, 3, padding="same", activation="relu")(x)
     model = keras.Model(inputs, layers.Conv2D(19, 1)(x), name="tiny")
     best = tmp_path / "model.keras"
-    history = fit(model, train, val, epochs=3, learning_rate=0.05, steps_per_epoch=3,
-                  best_path=best, progress=False)
-    assert isinstance(history, pd.DataFrame) and list(history.columns) == HISTORY_COLUMNS
+    history = fit(
+        model,
+        train,
+        val,
+        epochs=3,
+        learning_rate=0.05,
+        steps_per_epoch=3,
+        best_path=best,
+        progress=False,
+    )
+    assert isinstance(history, pd.DataFrame) and list(history.columns) == list(HISTORY_COLUMNS)
     assert history["epoch"].tolist() == [1, 2, 3]
     assert history["loss"].iloc[-1] < history["loss"].iloc[0]
     assert ((history["val_miou"] >= 0) & (history["val_miou"] <= 1)).all()
@@ -91,8 +104,9 @@ def test_fit_records_history_keeps_the_best_model_and_learns(tiny_tree, tmp_path
     restored = keras.saving.load_model(best, compile=False)
     batch = next(iter(val))[0]
     # the model ends with the best epoch's weights, the ones saved
-    np.testing.assert_allclose(restored.predict_on_batch(batch), model.predict_on_batch(batch),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        restored.predict_on_batch(batch), model.predict_on_batch(batch), rtol=1e-5, atol=1e-5
+    )
 
 
 class _Interrupt(keras.callbacks.Callback):
@@ -117,8 +131,14 @@ def test_an_interrupted_fit_resumes_after_its_last_finished_epoch(tiny_tree, tmp
     samples = data.find_samples(tiny_tree, "train")
     train = data.make_dataset(samples, (32, 64), 2, progress=False)
     val = data.make_dataset(samples[:2], (32, 64), 2, progress=False)
-    options = dict(epochs=4, learning_rate=0.05, steps_per_epoch=3, checkpoint_dir=tmp_path,
-                   run_id="abc", progress=False)
+    options = dict(
+        epochs=4,
+        learning_rate=0.05,
+        steps_per_epoch=3,
+        checkpoint_dir=tmp_path,
+        run_id="abc",
+        progress=False,
+    )
     first = _tiny_model()
     with pytest.raises(KeyboardInterrupt):
         fit(first, train, val, callbacks=[_Interrupt(after_epoch=2)], **options)
@@ -161,8 +181,9 @@ def test_mixed_precision_is_chosen_on_gpu_and_trains(tiny_tree):
         assert model.layers[2].compute_dtype == "float16"
         samples = data.find_samples(tiny_tree, "train")
         batches = data.make_dataset(samples, (32, 64), 2, progress=False)
-        history = fit(model, batches, batches, epochs=1, learning_rate=0.01, steps_per_epoch=3,
-                      progress=False)
+        history = fit(
+            model, batches, batches, epochs=1, learning_rate=0.01, steps_per_epoch=3, progress=False
+        )
         assert np.isfinite(history["loss"]).all()
         assert type(model.optimizer).__name__ == "LossScaleOptimizer"  # Keras guards float16
     finally:

@@ -36,8 +36,15 @@ def _count(text: str) -> int:
 def cmd_synth(args) -> int:
     from .synth import generate
 
-    generate(args.out, train=args.train, val=args.val, test=args.test, size=args.size,
-             seed=args.seed, progress=not args.quiet)
+    generate(
+        args.out,
+        train=args.train,
+        val=args.val,
+        test=args.test,
+        size=args.size,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
     return 0
 
 
@@ -54,8 +61,14 @@ def cmd_check(args) -> int:
 def cmd_evaluate(args) -> int:
     from .evaluation import evaluate_predictions, format_table, write_json
 
-    metrics = evaluate_predictions(args.root, args.pred, args.split, instances=not args.no_instances,
-                                   jobs=args.jobs, progress=not args.quiet)
+    metrics = evaluate_predictions(
+        args.root,
+        args.pred,
+        args.split,
+        instances=not args.no_instances,
+        jobs=args.jobs,
+        progress=not args.quiet,
+    )
     print(format_table(metrics))
     if args.json:
         write_json(metrics, args.json)
@@ -64,23 +77,60 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .runner import main_run
+    """Parameters from -f, then -p, then --root/--results; prints the summary and returns 0, or
+    1 if a model failed. Bad parameters raise InputError (status 2) before anything runs."""
+    from .config import load_parameters_file
+    from .records import load_records, write_summary
+    from .runner import logger as runner_log
+    from .runner import run_models
 
-    return main_run(args)
+    parameters = load_parameters_file(args.params_file) if args.params_file else {}
+    parameters.update(dict(args.parameters))  # RunConfig checks and converts the text
+    if args.root is not None:
+        parameters["data_root"] = args.root
+    if runner_log.level == logging.NOTSET:  # one line per model, even with -q
+        runner_log.setLevel(logging.INFO)
+    summary = run_models(
+        args.models or None,
+        results_dir=args.results,
+        parameters=parameters,
+        jobs=args.jobs,
+        force=args.force,
+        notebooks_dir=args.notebooks,
+        timeout=args.timeout,
+        progress=not args.quiet,
+    )
+    print(summary.format())
+    results_dir = Path(args.results or parameters.get("results_dir") or "results")
+    if results_dir.is_dir():  # every model's results in one table (the report writes it too)
+        try:
+            print(f"summary of all runs: {write_summary(load_records(results_dir), results_dir)}")
+        except InputError as error:  # a malformed old result must not hide this run's outcome
+            log.warning("no summary.csv: %s", error)
+    return summary.exit_code
 
 
 def cmd_report(args) -> int:
     from .report import render_report
 
-    paths = render_report(args.results, args.out, lang=args.lang, pdf=not args.no_pdf,
-                          data_root=args.data_root)
+    paths = render_report(
+        args.results, args.out, lang=args.lang, pdf=not args.no_pdf, data_root=args.data_root
+    )
     for path in paths.values():
         print(f"wrote {path}")
     return 0
 
 
+def cmd_notebooks(args) -> int:
+    from .resources import copy_notebooks
+
+    written = copy_notebooks(args.out)
+    print(f"copied {len(written)} notebooks to {args.out}: {', '.join(p.name for p in written)}")
+    return 0
+
+
 def cmd_predict(args) -> int:
-    from .experiment import predict_split
+    from .inference import predict_split
 
     count = predict_split(args.run, args.root, args.split, args.out, progress=not args.quiet)
     print(f"wrote {count} labelIds PNGs to {args.out}")
@@ -94,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'urbanseg COMMAND --help' for the options of a command.",
     )
     parser.add_argument("--version", action="version", version=f"urbanseg {__version__}")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info messages")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars or info messages"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = commands.add_parser("synth", help="generate a synthetic Cityscapes-format data set")
@@ -102,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", type=_count, default=128, help="train images (default 128)")
     p.add_argument("--val", type=_count, default=24, help="val images (default 24)")
     p.add_argument("--test", type=_count, default=8, help="test images (default 8)")
-    p.add_argument("--size", type=_size, default=(256, 512), metavar="HxW", help="image size (default 256x512)")
+    p.add_argument(
+        "--size", type=_size, default=(256, 512), metavar="HxW", help="image size (default 256x512)"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(func=cmd_synth)
 
@@ -111,22 +165,66 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="check names and pairs only, decode no PNG")
     p.set_defaults(func=cmd_check)
 
-    p = commands.add_parser("evaluate", help="score official-format predictions like cityscapesScripts")
+    p = commands.add_parser(
+        "evaluate", help="score official-format predictions like cityscapesScripts"
+    )
     p.add_argument("--root", type=Path, required=True, help="Cityscapes root with the ground truth")
-    p.add_argument("--pred", type=Path, required=True, help="folder of labelIds PNGs, one per image")
-    p.add_argument("--split", default="val", choices=("train", "val"), help="split to score (default val)")
+    p.add_argument(
+        "--pred", type=Path, required=True, help="folder of labelIds PNGs, one per image"
+    )
+    p.add_argument(
+        "--split", default="val", choices=("train", "val"), help="split to score (default val)"
+    )
     p.add_argument("--json", type=Path, help="also write the metrics to this JSON file")
     p.add_argument("--no-instances", action="store_true", help="skip the instance-level iIoU")
     p.add_argument("--jobs", type=int, default=None, help="decoding threads (default: all cores)")
     p.set_defaults(func=cmd_evaluate)
 
     p = commands.add_parser("run", help="run model notebooks with papermill (default: all)")
-    from .runner import add_run_arguments
-
-    add_run_arguments(p)
-    p.add_argument("--notebooks", default="notebooks", help="notebooks folder (default notebooks/)")
-    p.add_argument("--timeout", type=int, default=None, help="per-cell time limit in seconds "
-                   "(default: none)")
+    p.add_argument(
+        "models",
+        nargs="*",
+        metavar="MODEL",
+        help="notebooks/MODEL.ipynb to run (default: every notebook)",
+    )
+    p.add_argument(
+        "--root",
+        help="Cityscapes root, the data_root parameter (default: the embedded synthetic tree)",
+    )
+    p.add_argument("--results", metavar="DIR", help="results folder (default: results)")
+    p.add_argument(
+        "-p",
+        "--parameter",
+        dest="parameters",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="set a notebook parameter (repeatable)",
+    )
+    p.add_argument(
+        "-f",
+        "--parameters-file",
+        dest="params_file",
+        metavar="PARAMS.yaml",
+        help="notebook parameters from a YAML mapping (-p wins)",
+    )
+    p.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default 1)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="rerun models whose results are complete for these parameters",
+    )
+    p.add_argument(
+        "--notebooks",
+        default=None,
+        metavar="DIR",
+        help="notebooks folder "
+        "(default: ./notebooks if it exists, else the notebooks installed with urbanseg)",
+    )
+    p.add_argument(
+        "--timeout", type=int, default=None, help="per-cell time limit in seconds (default: none)"
+    )
     p.set_defaults(func=cmd_run)
 
     p = commands.add_parser("report", help="render the comparative HTML/PDF report")
@@ -134,19 +232,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="report", help="output folder (default report/)")
     p.add_argument("--lang", default="pt", choices=("pt", "en"), help="language (default pt)")
     p.add_argument("--no-pdf", action="store_true", help="HTML only")
-    p.add_argument("--data-root", default=None, help="data set of the sample images, when it has "
-                   "moved since the runs (default: the root recorded in each metrics.json)")
+    p.add_argument(
+        "--data-root",
+        default=None,
+        help="data set of the sample images, when it has "
+        "moved since the runs (default: the root recorded in each metrics.json)",
+    )
     p.set_defaults(func=cmd_report)
 
-    p = commands.add_parser("predict", help="write official-format labelIds PNGs of a trained model")
+    p = commands.add_parser("notebooks", help="copy the model notebooks out (pip/Colab installs)")
+    p.add_argument("out", type=Path, metavar="DIR", help="folder to copy them into")
+    p.set_defaults(func=cmd_notebooks)
+
+    p = commands.add_parser(
+        "predict", help="write official-format labelIds PNGs of a trained model"
+    )
     p.add_argument("run", type=Path, metavar="RESULTS/MODEL", help="a model's results folder")
     p.add_argument("--root", type=Path, required=True, help="Cityscapes root")
     p.add_argument("--split", required=True, choices=("val", "test"), help="split to predict")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.set_defaults(func=cmd_predict)
     for command in commands.choices.values():  # -q after the command works too
-        command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                             help="no progress bars or info messages")
+        command.add_argument(
+            "-q",
+            "--quiet",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="no progress bars or info messages",
+        )
     return parser
 
 

@@ -10,7 +10,10 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from .errors import InputError
 
@@ -32,7 +35,7 @@ class RunConfig:
     results_dir: str = "results"
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
         """Build and validate; InputError naming the first unknown or bad parameter."""
         names = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(values) - set(names))
@@ -61,7 +64,9 @@ class RunConfig:
         if self.variant not in ("default", "seed"):
             raise InputError(f"variant={self.variant!r}: must be 'default' or 'seed'")
         if self.width is not None and not self.width > 0:
-            raise InputError(f"width={self.width}: must be positive, or None for the model's default")
+            raise InputError(
+                f"width={self.width}: must be positive, or None for the model's default"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -81,7 +86,9 @@ def _coerce(name: str, value: Any) -> Any:
     """Accept what papermill/YAML/the command line give (strings, ints for floats, 'None')."""
     kind = _TYPES[name]
     optional = "None" in kind
-    if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "null", "")):
+    if value is None or (
+        optional and isinstance(value, str) and value.lower() in ("none", "null", "")
+    ):
         if optional:
             return None
         raise InputError(f"{name}=None: a value is required")
@@ -100,6 +107,36 @@ def _coerce(name: str, value: Any) -> Any:
         raise InputError(f"{name}={value!r}: expected {base}") from None
 
 
+def load_parameters_file(path: str | Path) -> dict[str, Any]:
+    """Parameters from a YAML mapping (papermill's ``-f``), checked; InputError naming the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: parameters file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: cannot read the parameters file ({error})") from None
+    try:
+        values = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise InputError(f"{path}:{where}: malformed YAML ({problem})") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise InputError(
+            f"{path}: expected a mapping of parameter names to values, "
+            f"got a {type(values).__name__}"
+        )
+    try:
+        RunConfig.from_dict(values)
+    except InputError as error:
+        raise InputError(f"{path}: {error}") from None
+    return values
+
+
 def parameter_names() -> list[str]:
     return [f.name for f in dataclasses.fields(RunConfig)]
 
@@ -116,7 +153,11 @@ def from_namespace(namespace: dict[str, Any]) -> RunConfig:
     so a name papermill injected that the notebook does not know is rejected here instead of
     being silently ignored (papermill only warns about it).
     """
-    values = {name: value for name, value in namespace.items()
-              if not name.startswith("_") and name not in _IPYTHON_NAMES
-              and isinstance(value, _PARAMETER_TYPES)}  # not the imported modules and functions
+    values = {
+        name: value
+        for name, value in namespace.items()
+        if not name.startswith("_")
+        and name not in _IPYTHON_NAMES
+        and isinstance(value, _PARAMETER_TYPES)
+    }  # not the imported modules and functions
     return RunConfig.from_dict(values)

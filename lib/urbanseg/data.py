@@ -12,6 +12,7 @@ split is the official one, by folder. TensorFlow is imported only by the input p
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import random
@@ -27,6 +28,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from .atomic import write_atomically
 from .errors import InputError
 from .labels import NUM_LABEL_IDS, labels_to_train_ids
 
@@ -76,14 +78,18 @@ def find_samples(root: str | Path, split: str, *, require_labels: bool = True) -
         raise InputError(f"{root}: Cityscapes root not found")
     image_dir, label_dir = root / "leftImg8bit" / split, root / "gtFine" / split
     if not image_dir.is_dir():
-        raise InputError(f"{image_dir}: split folder not found (expected ROOT/leftImg8bit/{split}/<city>/)")
+        raise InputError(
+            f"{image_dir}: split folder not found (expected ROOT/leftImg8bit/{split}/<city>/)"
+        )
     images = _stems(image_dir, IMAGE_SUFFIX)
     if not images:
         raise InputError(f"{image_dir}: no *{IMAGE_SUFFIX} images")
     labels = _stems(label_dir, LABEL_SUFFIX) if label_dir.is_dir() else {}
     if require_labels:
         if not label_dir.is_dir():
-            raise InputError(f"{label_dir}: split folder not found (expected ROOT/gtFine/{split}/<city>/)")
+            raise InputError(
+                f"{label_dir}: split folder not found (expected ROOT/gtFine/{split}/<city>/)"
+            )
         if missing := images.keys() - labels.keys():
             raise InputError(f"{label_dir}: no {LABEL_SUFFIX} for image(s) {_short_list(missing)}")
         if orphans := labels.keys() - images.keys():
@@ -144,6 +150,13 @@ def read_png(path: str | Path, *, mode: str | None = None) -> np.ndarray:
         raise InputError(f"{path}: not a readable PNG ({error})") from None
 
 
+def write_png(path: str | Path, array: np.ndarray) -> Path:
+    """Encode ``array`` as a PNG at ``path``, atomically (a reader never sees half a file)."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return write_atomically(path, buffer.getvalue())
+
+
 def read_label_ids(path: str | Path) -> np.ndarray:
     """A ``_gtFine_labelIds.png`` as uint8; InputError if it has ids outside 0..33."""
     ids = read_png(path, mode="L")
@@ -151,7 +164,9 @@ def read_label_ids(path: str | Path) -> np.ndarray:
         raise InputError(f"{path}: expected a single-channel label PNG, found shape {ids.shape}")
     if ids.size and int(ids.max()) >= NUM_LABEL_IDS:
         bad = sorted(set(np.unique(ids[ids >= NUM_LABEL_IDS]).tolist()))
-        raise InputError(f"{path}: label ids {_short_list(map(str, bad))} outside 0..{NUM_LABEL_IDS - 1}")
+        raise InputError(
+            f"{path}: label ids {_short_list(map(str, bad))} outside 0..{NUM_LABEL_IDS - 1}"
+        )
     return ids.astype(np.uint8)
 
 
@@ -164,11 +179,21 @@ def read_train_ids(path: str | Path) -> np.ndarray:
 # Preprocessing cache: decode once, resize to the training size, keep uint8 PNGs on disk.
 
 
-def _resize(array: np.ndarray, size: tuple[int, int], resample: int) -> np.ndarray:
+def resize(array: np.ndarray, size: tuple[int, int], *, nearest: bool = False) -> np.ndarray:
+    """``array`` resized to ``size`` (H, W): bilinear for an RGB or grey uint8 image, nearest
+    neighbour (``nearest=True``) for label maps of any integer type, which must never be
+    interpolated (train ids, label ids, instance ids)."""
+    array = np.asarray(array)
     height, width = size
     if array.shape[:2] == (height, width):
         return array
-    return np.asarray(Image.fromarray(array).resize((width, height), resample=resample))
+    resample = Image.Resampling.NEAREST if nearest else Image.Resampling.BILINEAR
+    if array.dtype == np.uint8:
+        return np.asarray(Image.fromarray(array).resize((width, height), resample))
+    if not nearest:
+        raise ValueError(f"bilinear resize needs a uint8 image, got {array.dtype}")
+    resized = Image.fromarray(array.astype(np.int32)).resize((width, height), resample)
+    return np.asarray(resized).astype(array.dtype)
 
 
 def load_pair(sample: Sample, size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -176,7 +201,9 @@ def load_pair(sample: Sample, size: tuple[int, int] | None = None) -> tuple[np.n
     bilinear for the image, nearest for the mask (a mask is never interpolated)."""
     image = read_png(sample.image, mode="RGB")
     if sample.label is None:
-        raise InputError(f"{sample.image}: the {sample.split} split has no labels for {sample.stem}")
+        raise InputError(
+            f"{sample.image}: the {sample.split} split has no labels for {sample.stem}"
+        )
     train_ids = read_train_ids(sample.label)
     if train_ids.shape != image.shape[:2]:
         raise InputError(
@@ -184,8 +211,8 @@ def load_pair(sample: Sample, size: tuple[int, int] | None = None) -> tuple[np.n
             f"{image.shape[1]}x{image.shape[0]}"
         )
     if size is not None:
-        image = _resize(image, size, Image.BILINEAR)
-        train_ids = _resize(train_ids, size, Image.NEAREST)
+        image = resize(image, size)
+        train_ids = resize(train_ids, size, nearest=True)
     return image, train_ids
 
 
@@ -235,8 +262,13 @@ def build_cache(
     try:
         with ThreadPoolExecutor(jobs or os.cpu_count() or 2) as pool:
             work = pool.map(convert, samples)
-            for _ in tqdm(work, total=len(samples), desc=f"cache {size[0]}x{size[1]}",
-                          disable=not progress, leave=False):
+            for _ in tqdm(
+                work,
+                total=len(samples),
+                desc=f"cache {size[0]}x{size[1]}",
+                disable=not progress,
+                leave=False,
+            ):
                 pass
         os.replace(staging, folder)
     except BaseException:
@@ -305,7 +337,13 @@ def make_dataset(
         dataset = dataset.shuffle(len(samples), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
     if training:
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(6).map(lambda s: tf.reshape(s, (3, 2)))
-        dataset = tf.data.Dataset.zip((dataset, seeds)).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+        seeds = (
+            tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+            .batch(6)
+            .map(lambda s: tf.reshape(s, (3, 2)))
+        )
+        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
+            augment, num_parallel_calls=tf.data.AUTOTUNE
+        )
     dataset = dataset.batch(batch_size, drop_remainder=training and len(samples) >= batch_size)
     return dataset.map(to_model, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -12,14 +12,11 @@ Everything lands in ``results/<model>/`` (docs/results.md), each file written at
 
 from __future__ import annotations
 
-import io
-import json
 import logging
-import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -29,15 +26,24 @@ from ._quiet import import_keras
 
 keras = import_keras()
 
-from . import data, models  # noqa: E402  (after the quiet Keras import)
+# after the quiet Keras import: these modules import Keras too
+from . import catalog, data, models
 from .atomic import write_atomically
 from .config import RunConfig
 from .environment import environment, gpus
 from .errors import InputError
-from .evaluate import count_flops, evaluate_model, measure_inference, peak_rss_mb
-from .labels import CLASS_NAMES, NUM_CLASSES, TRAINID_TO_ID
+from .inference import count_flops, evaluate_model, measure_inference, peak_rss_mb
+from .labels import CLASS_NAMES, NUM_CLASSES
 from .losses import median_frequency_weights
 from .metrics import majority_baseline
+from .records import (
+    HISTORY_FILE,
+    Baseline,
+    DataInfo,
+    EvaluationInfo,
+    RunRecord,
+    Timing,
+)
 from .train import choose_precision, class_pixel_counts, fit, set_determinism
 
 log = logging.getLogger(__name__)
@@ -45,50 +51,46 @@ log = logging.getLogger(__name__)
 NUM_SAMPLE_IMAGES = 4
 
 
-def save_png(array: np.ndarray, path: Path) -> None:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    write_atomically(path, buffer.getvalue())
-
-
-def _json_default(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def model_arguments(model_name: str, config: RunConfig) -> tuple[float | None, str | None]:
     """``width`` and ``backbone_weights`` for this model from study-wide parameters.
 
     Parameters apply to every notebook, so they are read per model: without a ``width``, the
-    CPU-friendly default, or the paper's width (1.0) when pretrained weights are asked for
-    (they exist only for it); ``backbone_weights`` is dropped, with a note, for a model that has
-    no pretrained backbone (U-Net), instead of failing its notebook.
+    catalog's CPU-friendly width, or the paper's width (1.0) when pretrained weights are asked
+    for (they exist only for it); ``backbone_weights`` is dropped, with a note, for a catalog
+    model that has no pretrained backbone (U-Net), instead of failing its notebook.
     """
+    info = catalog.model_info(model_name)
     weights = config.backbone_weights
-    if weights is not None and model_name in models.MODELS and model_name not in models.PRETRAINED:
-        log.info("%s has no pretrained backbone: backbone_weights=%r does not apply", model_name, weights)
+    if weights is not None and model_name in catalog.CATALOG and info.backbone is None:
+        log.info(
+            "%s has no pretrained backbone: backbone_weights=%r does not apply", model_name, weights
+        )
         weights = None
     width = config.width
     if width is None and config.variant == "default":  # the seed variants have their own widths
-        width = 1.0 if weights is not None else models.CPU_WIDTHS.get(model_name)
+        width = 1.0 if weights is not None else info.cpu_width
     return width, weights
 
 
 class Experiment:
     """Data, model, training, evaluation and results of one model under one RunConfig."""
 
-    def __init__(self, model_name: str, config: RunConfig, *, progress: bool = True,
-                 deterministic: bool = False):
+    def __init__(
+        self,
+        model_name: str,
+        config: RunConfig,
+        *,
+        model_info: dict | None = None,
+        progress: bool = True,
+        deterministic: bool = False,
+    ):
+        """``model_info``: how a model outside the catalog describes itself in the report
+        (``display_name``, ``description``, ``reference``, ``url``; see urbanseg.catalog)."""
         from .synth import default_dataset_root, ensure_default_dataset
 
         self.model_name, self.config, self.progress = model_name, config, progress
+        self.info = catalog.model_info(model_name, model_info)  # checked before anything runs
+        self.model_info = dict(model_info or {}) if model_name not in catalog.CATALOG else {}
         self.size = (config.image_height, config.image_width)
         if config.data_root is None:
             self.root, self.synthetic = ensure_default_dataset(), True
@@ -97,10 +99,12 @@ class Experiment:
             self.synthetic = self.root.resolve() == default_dataset_root().resolve()
         set_determinism(config.seed, deterministic)
         self.precision = choose_precision(bool(gpus()))
-        self.train_samples = data.select_samples(data.find_samples(self.root, "train"),
-                                                  config.max_train_images, config.seed)
-        self.val_samples = data.select_samples(data.find_samples(self.root, "val"),
-                                                config.max_val_images, config.seed)
+        self.train_samples = data.select_samples(
+            data.find_samples(self.root, "train"), config.max_train_images, config.seed
+        )
+        self.val_samples = data.select_samples(
+            data.find_samples(self.root, "val"), config.max_val_images, config.seed
+        )
         sample_stems = data.select_samples(self.val_samples, NUM_SAMPLE_IMAGES, seed=0)
         self.sample_stems = [s.stem for s in sample_stems]
         self.out = Path(config.results_dir) / model_name
@@ -109,8 +113,14 @@ class Experiment:
         self.metrics: dict | None = None
         self.timing: dict[str, float] = {}
         self._train_data = self._val_data = None
-        log.info("%s: %d train and %d val images from %s%s", model_name, len(self.train_samples),
-                 len(self.val_samples), self.root, " (synthetic)" if self.synthetic else "")
+        log.info(
+            "%s: %d train and %d val images from %s%s",
+            model_name,
+            len(self.train_samples),
+            len(self.val_samples),
+            self.root,
+            " (synthetic)" if self.synthetic else "",
+        )
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -118,10 +128,17 @@ class Experiment:
         """The training and validation ``tf.data`` pipelines (built once, cached on disk)."""
         if self._train_data is None:
             cfg = self.config
-            self._train_data = data.make_dataset(self.train_samples, self.size, cfg.batch_size,
-                                                 training=True, seed=cfg.seed, progress=self.progress)
-            self._val_data = data.make_dataset(self.val_samples, self.size, cfg.batch_size,
-                                               progress=self.progress)
+            self._train_data = data.make_dataset(
+                self.train_samples,
+                self.size,
+                cfg.batch_size,
+                training=True,
+                seed=cfg.seed,
+                progress=self.progress,
+            )
+            self._val_data = data.make_dataset(
+                self.val_samples, self.size, cfg.batch_size, progress=self.progress
+            )
         return self._train_data, self._val_data
 
     def data_summary(self) -> pd.DataFrame:
@@ -156,7 +173,9 @@ class Experiment:
 
     # -- model --------------------------------------------------------------------------------
 
-    def build_model(self, builder: Callable[..., keras.Model] | None = None, **options) -> keras.Model:
+    def build_model(
+        self, builder: Callable[..., keras.Model] | None = None, **options
+    ) -> keras.Model:
         """The model of this notebook: ``models.build_model(model_name)``, or ``builder`` for a
         model the library does not know (a student's own notebook), called with the same
         arguments."""
@@ -165,15 +184,22 @@ class Experiment:
         if width is not None:
             options.setdefault("width", width)
         self.model_options = dict(options)
-        arguments = dict(num_classes=NUM_CLASSES, input_shape=(*self.size, 3), variant=cfg.variant,
-                         backbone_weights=backbone_weights, **options)
+        arguments = dict(
+            num_classes=NUM_CLASSES,
+            input_shape=(*self.size, 3),
+            variant=cfg.variant,
+            backbone_weights=backbone_weights,
+            **options,
+        )
         if builder is not None:
             self.model = builder(**arguments)
         elif self.model_name in models.MODELS:
             self.model = models.build_model(self.model_name, **arguments)
         else:
-            raise InputError(f"model {self.model_name!r} is not one of {', '.join(models.MODELS)}; "
-                             f"pass builder= to build_model() for a model of your own")
+            raise InputError(
+                f"model {self.model_name!r} is not one of {', '.join(models.MODELS)}; "
+                f"pass builder= to build_model() for a model of your own"
+            )
         return self.model
 
     def model_summary(self) -> dict[str, float]:
@@ -192,32 +218,52 @@ class Experiment:
         model, cfg = self._require_model(), self.config
         if isinstance(class_weights, str):
             if class_weights != "median":
-                raise InputError(f"class_weights={class_weights!r}: expected None, 'median' or 19 weights")
+                raise InputError(
+                    f"class_weights={class_weights!r}: expected None, 'median' or 19 weights"
+                )
             class_weights = median_frequency_weights(*self._class_statistics())
             log.info("median-frequency class weights: %s", np.round(class_weights, 2).tolist())
         train_data, val_data = self.datasets()
         steps = max(len(self.train_samples) // cfg.batch_size, 1)
         self.out.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        self.history = fit(model, train_data, val_data, epochs=cfg.epochs, learning_rate=cfg.learning_rate,
-                           steps_per_epoch=steps, class_weights=class_weights, schedule=schedule,
-                           best_path=self.out / "model.keras", checkpoint_dir=self.out,
-                           run_id=self.config.digest(self.model_name), progress=self.progress)
+        self.history = fit(
+            model,
+            train_data,
+            val_data,
+            epochs=cfg.epochs,
+            learning_rate=cfg.learning_rate,
+            steps_per_epoch=steps,
+            class_weights=class_weights,
+            schedule=schedule,
+            best_path=self.out / "model.keras",
+            checkpoint_dir=self.out,
+            run_id=self.config.digest(self.model_name),
+            progress=self.progress,
+        )
         seconds = time.perf_counter() - started
-        self.timing.update(train_seconds=seconds,
-                           train_images_per_second=cfg.epochs * steps * cfg.batch_size / seconds)
-        write_atomically(self.out / "history.csv", self.history.to_csv(index=False))
+        self.timing.update(
+            train_seconds=seconds,
+            train_images_per_second=cfg.epochs * steps * cfg.batch_size / seconds,
+        )
+        write_atomically(self.out / HISTORY_FILE, self.history.to_csv(index=False))
         return self.history
 
     def evaluate(self, protocol: str = "full") -> dict:
         """Score the model on the whole (selected) val split; keep the sample predictions."""
         model = self._require_model()
         self.protocol = protocol
-        self.metrics, kept = evaluate_model(model, self.val_samples, self.size, protocol=protocol,
-                                            batch_size=self.config.batch_size,
-                                            keep=set(self.sample_stems), progress=self.progress)
+        self.metrics, kept = evaluate_model(
+            model,
+            self.val_samples,
+            self.size,
+            protocol=protocol,
+            batch_size=self.config.batch_size,
+            keep=set(self.sample_stems),
+            progress=self.progress,
+        )
         for stem, prediction in kept.items():
-            save_png(prediction, self.out / "samples" / f"{stem}.png")
+            data.write_png(self.out / "samples" / f"{stem}.png", prediction)
         self.timing.update(measure_inference(model, self.size, batch_size=self.config.batch_size))
         return self.metrics
 
@@ -229,8 +275,12 @@ class Experiment:
 
     def predict_samples(self) -> np.ndarray:
         """Predicted train ids of the sample images (after :meth:`evaluate`)."""
-        return np.stack([np.asarray(Image.open(self.out / "samples" / f"{stem}.png"))
-                         for stem in self.sample_stems])
+        return np.stack(
+            [
+                np.asarray(Image.open(self.out / "samples" / f"{stem}.png"))
+                for stem in self.sample_stems
+            ]
+        )
 
     def save_figure(self, figure, name: str) -> None:
         """Save ``figure`` as figures/<name>.png and, inside a notebook, show it there."""
@@ -245,36 +295,40 @@ class Experiment:
         if self.metrics is None:
             raise RuntimeError("finish() needs evaluate() first")
         self.timing["peak_rss_mb"] = peak_rss_mb()
-        record = {
-            "model": self.model_name,
-            "status": "ok",
-            "digest": self.config.digest(self.model_name),
-            "parameters": self.config.to_dict(),
+        baseline = self.majority_baseline()
+        original_size = self.original_size()
+        record = RunRecord(
+            model=self.model_name,
+            status="ok",
+            digest=self.config.digest(self.model_name),
+            parameters=self.config.to_dict(),
             **self.model_summary(),
-            "model_options": getattr(self, "model_options", {}),
-            "precision": self.precision,
-            "data": {
-                "root": str(self.root.resolve()),
-                "synthetic": self.synthetic,
-                "train_images": len(self.train_samples),
-                "val_images": len(self.val_samples),
-                "image_size": list(self.original_size()),
-                "class_pixel_fraction": self.class_frequencies(),
-                "sample_stems": self.sample_stems,
-            },
-            "evaluation": {"split": "val", "protocol": self.protocol,
-                           "resolution": list(self.original_size() if self.protocol == "full"
-                                              else self.size)},
-            "metrics": self.metrics,
-            "baseline": self.majority_baseline(),
-            "timing": self.timing,
-            "environment": environment(),
-        }
-        path = self.out / "metrics.json"
-        write_atomically(path, json.dumps(record, indent=1, default=_json_default, allow_nan=False))
-        stale = self.out / "failed.json"
-        stale.unlink(missing_ok=True)
-        log.info("%s: mIoU %.4f, results in %s", self.model_name, self.metrics["miou"] or 0, self.out)
+            model_options=getattr(self, "model_options", {}),
+            model_info=self.model_info,
+            precision=self.precision,
+            data=DataInfo(
+                root=str(self.root.resolve()),
+                synthetic=self.synthetic,
+                train_images=len(self.train_samples),
+                val_images=len(self.val_samples),
+                image_size=original_size,
+                class_pixel_fraction=self.class_frequencies(),
+                sample_stems=self.sample_stems,
+            ),
+            evaluation=EvaluationInfo(
+                split="val",
+                protocol=self.protocol,
+                resolution=original_size if self.protocol == "full" else self.size,
+            ),
+            metrics=self.metrics,
+            baseline=Baseline(baseline["class"], baseline["miou"], baseline["pixel_accuracy"]),
+            timing=Timing(**self.timing),
+            environment=environment(),
+        )
+        path = record.write(self.out)  # and an earlier failed.json is gone
+        log.info(
+            "%s: mIoU %.4f, results in %s", self.model_name, self.metrics["miou"] or 0, self.out
+        )
         return path
 
     def _require_model(self) -> keras.Model:
@@ -288,37 +342,9 @@ def _show_in_notebook(path: Path, alt: str) -> None:
     the figures are built on their own Agg canvas, which Jupyter does not display by itself."""
     try:
         from IPython import get_ipython
-        from IPython.display import Image as IPythonImage, display
+        from IPython.display import Image as IPythonImage
+        from IPython.display import display
     except ImportError:
         return
     if get_ipython() is not None:
         display(IPythonImage(filename=str(path), alt=alt))
-
-
-def predict_split(run_dir: str | Path, root: str | Path, split: str, out: str | Path, *,
-                  progress: bool = True) -> int:
-    """Write official-format predictions (labelIds PNGs at the original resolution, one per
-    image, named ``<stem>_labelIds.png``) of the model saved in ``run_dir`` for ``split``."""
-    from tqdm import tqdm
-
-    from .evaluate import predict_logits
-
-    run_dir, out = Path(run_dir), Path(out)
-    model_path, metrics_path = run_dir / "model.keras", run_dir / "metrics.json"
-    for path in (model_path, metrics_path):
-        if not path.is_file():
-            raise InputError(f"{path}: not found (is {run_dir} a finished model run?)")
-    try:
-        parameters = json.loads(metrics_path.read_text())["parameters"]
-        size = (int(parameters["image_height"]), int(parameters["image_width"]))
-    except (ValueError, KeyError, TypeError) as error:
-        raise InputError(f"{metrics_path}: not a urbanseg metrics.json ({error})") from None
-    model = keras.saving.load_model(model_path, compile=False)
-    samples = data.find_samples(root, split, require_labels=False)
-    out.mkdir(parents=True, exist_ok=True)
-    for sample in tqdm(samples, desc=f"predict {split}", disable=not progress, unit="img"):
-        image = data.read_png(sample.image, mode="RGB")
-        model_input = data._resize(image, size, Image.BILINEAR)
-        logits = predict_logits(model, model_input[None], out_size=image.shape[:2])[0]
-        save_png(TRAINID_TO_ID[logits.argmax(-1)].astype(np.uint8), out / f"{sample.stem}_labelIds.png")
-    return len(samples)

@@ -1,7 +1,7 @@
 """Training: loss, optimiser and schedule, per-epoch validation mIoU, best weights, history.
 
 Validation uses the same ConfusionMatrix as ``urbanseg evaluate``, at the training resolution
-(the official full-resolution protocol runs once, after training: ``urbanseg.evaluate``).
+(the official full-resolution protocol runs once, after training: ``urbanseg.inference``).
 """
 
 from __future__ import annotations
@@ -21,19 +21,20 @@ from .atomic import atomic_path, write_atomically
 from .labels import NUM_CLASSES
 from .losses import SegmentationCrossEntropy
 from .metrics import ConfusionMatrix
+from .records import HISTORY_COLUMNS
 
 log = logging.getLogger(__name__)
 
-HISTORY_COLUMNS = ["epoch", "loss", "val_loss", "val_miou", "learning_rate", "seconds"]
 
-
-def make_optimizer(learning_rate: float, total_steps: int, *, schedule: str = "poly",
-                   power: float = 0.9) -> keras.optimizers.Optimizer:
+def make_optimizer(
+    learning_rate: float, total_steps: int, *, schedule: str = "poly", power: float = 0.9
+) -> keras.optimizers.Optimizer:
     """Adam; ``schedule="poly"`` decays the rate as ``lr * (1 - step/total)**0.9`` (DeepLab,
     arXiv 1606.00915), ``"constant"`` keeps it."""
     if schedule == "poly":
         rate = keras.optimizers.schedules.PolynomialDecay(
-            learning_rate, decay_steps=max(total_steps, 1), end_learning_rate=0.0, power=power)
+            learning_rate, decay_steps=max(total_steps, 1), end_learning_rate=0.0, power=power
+        )
     elif schedule == "constant":
         rate = learning_rate
     else:
@@ -44,10 +45,21 @@ def make_optimizer(learning_rate: float, total_steps: int, *, schedule: str = "p
 class _ValidationCallback(keras.callbacks.Callback):
     """Per epoch: val loss and val mIoU in one pass, best weights saved, one history row."""
 
-    def __init__(self, val_data, loss, best_path: Path | None, progress: bool,
-                 checkpoint: "_Checkpoint | None" = None):
+    def __init__(
+        self,
+        val_data,
+        loss,
+        best_path: Path | None,
+        progress: bool,
+        checkpoint: _Checkpoint | None = None,
+    ):
         super().__init__()
-        self.val_data, self.loss, self.best_path, self.progress = val_data, loss, best_path, progress
+        self.val_data, self.loss, self.best_path, self.progress = (
+            val_data,
+            loss,
+            best_path,
+            progress,
+        )
         self.checkpoint = checkpoint
         self.rows: list[dict] = []
         self.best_miou = -math.inf
@@ -76,10 +88,14 @@ class _ValidationCallback(keras.callbacks.Callback):
         val_miou = scores["miou"] if scores["miou"] is not None else 0.0
         logs.update(val_loss=val_loss, val_miou=val_miou)
         rate = self.model.optimizer.learning_rate
-        row = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan"))),
-               "val_loss": val_loss, "val_miou": val_miou,
-               "learning_rate": float(keras.ops.convert_to_numpy(rate)),
-               "seconds": time.perf_counter() - self._started}
+        row = {
+            "epoch": epoch + 1,
+            "loss": float(logs.get("loss", float("nan"))),
+            "val_loss": val_loss,
+            "val_miou": val_miou,
+            "learning_rate": float(keras.ops.convert_to_numpy(rate)),
+            "seconds": time.perf_counter() - self._started,
+        }
         self.rows.append(row)
         improved = val_miou > self.best_miou
         if improved:
@@ -89,10 +105,16 @@ class _ValidationCallback(keras.callbacks.Callback):
         if self.checkpoint is not None:
             self.checkpoint.save(self.model, self.rows, self.best_miou)
         if self._bar is not None:
-            self._bar.set_postfix(loss=f"{row['loss']:.3f}", val_loss=f"{val_loss:.3f}",
-                                  val_miou=f"{val_miou:.3f}", refresh=True)
-        message = (f"epoch {epoch + 1}: loss {row['loss']:.4f}, val loss {val_loss:.4f}, "
-                   f"val mIoU {val_miou:.4f}{' (best)' if improved else ''}, {row['seconds']:.1f} s")
+            self._bar.set_postfix(
+                loss=f"{row['loss']:.3f}",
+                val_loss=f"{val_loss:.3f}",
+                val_miou=f"{val_miou:.3f}",
+                refresh=True,
+            )
+        message = (
+            f"epoch {epoch + 1}: loss {row['loss']:.4f}, val loss {val_loss:.4f}, "
+            f"val mIoU {val_miou:.4f}{' (best)' if improved else ''}, {row['seconds']:.1f} s"
+        )
         if self._bar is not None and not self._bar.disable:
             self._bar.write(message)
         else:
@@ -132,8 +154,13 @@ class _Checkpoint:
         for variable, value in zip(model.optimizer.variables, saved.optimizer.variables):
             variable.assign(value)
         callback.rows, callback.best_miou = state["rows"], state["best_miou"]
-        log.info("resuming %s after epoch %d of %d (checkpoint in %s)", model.name, state["epoch"],
-                 epochs, self.model_path.parent)
+        log.info(
+            "resuming %s after epoch %d of %d (checkpoint in %s)",
+            model.name,
+            state["epoch"],
+            epochs,
+            self.model_path.parent,
+        )
         return state["epoch"]
 
     def discard(self) -> None:
@@ -141,10 +168,22 @@ class _Checkpoint:
         self.state_path.unlink(missing_ok=True)
 
 
-def fit(model: keras.Model, train_data, val_data, *, epochs: int, learning_rate: float,
-        steps_per_epoch: int, class_weights=None, schedule: str = "poly",
-        best_path: str | Path | None = None, checkpoint_dir: str | Path | None = None,
-        run_id: str = "", callbacks=(), progress: bool = True) -> pd.DataFrame:
+def fit(
+    model: keras.Model,
+    train_data,
+    val_data,
+    *,
+    epochs: int,
+    learning_rate: float,
+    steps_per_epoch: int,
+    class_weights=None,
+    schedule: str = "poly",
+    best_path: str | Path | None = None,
+    checkpoint_dir: str | Path | None = None,
+    run_id: str = "",
+    callbacks=(),
+    progress: bool = True,
+) -> pd.DataFrame:
     """Train ``model`` on batches of ``(float32 images, int32 train ids)``; return the history.
 
     Compiles with Adam and :class:`SegmentationCrossEntropy` (void ignored, optional class
@@ -157,25 +196,45 @@ def fit(model: keras.Model, train_data, val_data, *, epochs: int, learning_rate:
     from tqdm import tqdm
 
     loss = SegmentationCrossEntropy(class_weights)
-    model.compile(optimizer=make_optimizer(learning_rate, epochs * steps_per_epoch, schedule=schedule),
-                  loss=loss)
+    model.compile(
+        optimizer=make_optimizer(learning_rate, epochs * steps_per_epoch, schedule=schedule),
+        loss=loss,
+    )
     best_path = Path(best_path) if best_path else None
     checkpoint = _Checkpoint(Path(checkpoint_dir), run_id) if checkpoint_dir else None
     callback = _ValidationCallback(val_data, loss, best_path, progress, checkpoint)
     initial_epoch = checkpoint.restore(model, callback, epochs) if checkpoint else 0
-    with tqdm(total=epochs * steps_per_epoch, initial=initial_epoch * steps_per_epoch,
-              desc=f"train {model.name}", unit="batch", disable=not progress, file=sys.stdout,
-              mininterval=2.0, dynamic_ncols=False, ncols=100) as bar:
+    with tqdm(
+        total=epochs * steps_per_epoch,
+        initial=initial_epoch * steps_per_epoch,
+        desc=f"train {model.name}",
+        unit="batch",
+        disable=not progress,
+        file=sys.stdout,
+        mininterval=2.0,
+        dynamic_ncols=False,
+        ncols=100,
+    ) as bar:
         callback._bar = bar
-        model.fit(train_data, epochs=epochs, initial_epoch=initial_epoch,
-                  callbacks=[callback, *callbacks], verbose=0, shuffle=False)
+        model.fit(
+            train_data,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            callbacks=[callback, *callbacks],
+            verbose=0,
+            shuffle=False,
+        )
     if checkpoint is not None:
         checkpoint.discard()
-    if best_path is not None and best_path.exists() and callback.rows and \
-            callback.rows[-1]["val_miou"] < callback.best_miou:
+    if (
+        best_path is not None
+        and best_path.exists()
+        and callback.rows
+        and callback.rows[-1]["val_miou"] < callback.best_miou
+    ):
         model.set_weights(keras.saving.load_model(best_path, compile=False).get_weights())
         log.info("restored the best epoch's weights (val mIoU %.4f)", callback.best_miou)
-    return pd.DataFrame(callback.rows, columns=HISTORY_COLUMNS)
+    return pd.DataFrame(callback.rows, columns=list(HISTORY_COLUMNS))
 
 
 def class_pixel_counts(masks) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,8 @@
-"""Score a trained model on a split and measure what the report compares.
+"""A trained Keras model at work: scoring it on a split, exporting its predictions in the
+official format, and measuring what the report compares (FLOPs, speed, memory).
+
+(``urbanseg.evaluation`` is the other side: it scores official-format prediction PNGs, whoever
+made them.)
 
 Protocols (recorded in metrics.json under "evaluation"):
 
@@ -17,15 +21,17 @@ import resource
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import keras
 import numpy as np
 from keras import ops
-from PIL import Image
 
-from .data import Sample, _resize, read_png, read_train_ids
-from .labels import NUM_CLASSES
+from .data import Sample, find_samples, read_png, read_train_ids, resize, write_png
+from .errors import InputError
+from .labels import NUM_CLASSES, TRAINID_TO_ID
 from .metrics import ConfusionMatrix
+from .records import METRICS_FILE, RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +42,11 @@ def _load_eval_sample(sample: Sample, size, protocol: str):
     image = read_png(sample.image, mode="RGB")
     gt = read_train_ids(sample.label)
     instances = read_png(sample.instances, mode="L").astype(np.int64) if sample.instances else None
-    model_input = _resize(image, size, Image.BILINEAR)
+    model_input = resize(image, size)
     if protocol == "train":
-        gt = _resize(gt, size, Image.NEAREST)
+        gt = resize(gt, size, nearest=True)
         if instances is not None:
-            instances = np.asarray(Image.fromarray(instances.astype(np.int32)).resize(
-                (size[1], size[0]), Image.NEAREST)).astype(np.int64)
+            instances = resize(instances, size, nearest=True)
     return model_input, gt, instances
 
 
@@ -55,10 +60,17 @@ def predict_logits(model: keras.Model, images: np.ndarray, out_size=None) -> np.
     return ops.convert_to_numpy(logits)
 
 
-def evaluate_model(model: keras.Model, samples: list[Sample], size: tuple[int, int], *,
-                   protocol: str = "full", batch_size: int = 4, keep: set[str] | None = None,
-                   progress: bool = True) -> tuple[dict, dict[str, np.ndarray]]:
-    """The metrics of DESIGN.md for ``model`` on ``samples``, and the predicted train ids (at
+def evaluate_model(
+    model: keras.Model,
+    samples: list[Sample],
+    size: tuple[int, int],
+    *,
+    protocol: str = "full",
+    batch_size: int = 4,
+    keep: set[str] | None = None,
+    progress: bool = True,
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """The metrics of docs/results.md for ``model`` on ``samples``, and the predicted train ids (at
     the training resolution) of the stems listed in ``keep`` (for the sample figures)."""
     from tqdm import tqdm
 
@@ -66,12 +78,21 @@ def evaluate_model(model: keras.Model, samples: list[Sample], size: tuple[int, i
         raise ValueError(f"protocol={protocol!r}: expected one of {PROTOCOLS}")
     matrix, kept = ConfusionMatrix(NUM_CLASSES), {}
     keep = keep or set()
-    with ThreadPoolExecutor(os.cpu_count() or 2) as pool, \
-            tqdm(total=len(samples), desc=f"evaluate {model.name}", unit="img", disable=not progress,
-                 file=sys.stdout, mininterval=2.0, ncols=100) as bar:
+    with (
+        ThreadPoolExecutor(os.cpu_count() or 2) as pool,
+        tqdm(
+            total=len(samples),
+            desc=f"evaluate {model.name}",
+            unit="img",
+            disable=not progress,
+            file=sys.stdout,
+            mininterval=2.0,
+            ncols=100,
+        ) as bar,
+    ):
         loaded = pool.map(lambda s: _load_eval_sample(s, size, protocol), samples)
         for start in range(0, len(samples), batch_size):
-            chunk = [next(loaded) for _ in samples[start:start + batch_size]]
+            chunk = [next(loaded) for _ in samples[start : start + batch_size]]
             images = np.stack([c[0] for c in chunk])
             logits = predict_logits(model, images)
             for offset, (_, gt, instances) in enumerate(chunk):
@@ -88,11 +109,14 @@ def evaluate_model(model: keras.Model, samples: list[Sample], size: tuple[int, i
 
 def predict_resize(logits: np.ndarray, size) -> np.ndarray:
     """Bilinear resize of one (H, W, C) logit map to ``size`` (H, W)."""
-    return ops.convert_to_numpy(ops.image.resize(logits[None], tuple(size), interpolation="bilinear"))[0]
+    return ops.convert_to_numpy(
+        ops.image.resize(logits[None], tuple(size), interpolation="bilinear")
+    )[0]
 
 
-def measure_inference(model: keras.Model, size: tuple[int, int], *, batch_size: int = 8,
-                      repeats: int = 3) -> dict[str, float]:
+def measure_inference(
+    model: keras.Model, size: tuple[int, int], *, batch_size: int = 8, repeats: int = 3
+) -> dict[str, float]:
     """Batched throughput (images/s) and single-image latency (ms), after a warm-up call."""
     batch = np.random.default_rng(0).uniform(0, 255, (batch_size, *size, 3)).astype(np.float32)
     model.predict_on_batch(batch)
@@ -106,7 +130,10 @@ def measure_inference(model: keras.Model, size: tuple[int, int], *, batch_size: 
         started = time.perf_counter()
         model.predict_on_batch(batch[:1])
         latencies.append(time.perf_counter() - started)
-    return {"inference_images_per_second": throughput, "latency_ms": 1000 * float(np.median(latencies))}
+    return {
+        "inference_images_per_second": throughput,
+        "latency_ms": 1000 * float(np.median(latencies)),
+    }
 
 
 def peak_rss_mb() -> float:
@@ -152,3 +179,31 @@ def _leaf_layers(model):
             yield from _leaf_layers(layer)
         else:
             yield layer
+
+
+def predict_split(
+    run_dir: str | Path, root: str | Path, split: str, out: str | Path, *, progress: bool = True
+) -> int:
+    """Write official-format predictions (labelIds PNGs at the original resolution, one per
+    image, named ``<stem>_labelIds.png``) of the model saved in ``run_dir`` for ``split``."""
+    from tqdm import tqdm
+
+    run_dir, out = Path(run_dir), Path(out)
+    model_path = run_dir / "model.keras"
+    for path in (model_path, run_dir / METRICS_FILE):
+        if not path.is_file():
+            raise InputError(f"{path}: not found (is {run_dir} a finished model run?)")
+    record = RunRecord.read(run_dir)
+    try:
+        size = (int(record.parameters["image_height"]), int(record.parameters["image_width"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise InputError(f"{run_dir / METRICS_FILE}: no training size ({error})") from None
+    model = keras.saving.load_model(model_path, compile=False)
+    samples = find_samples(root, split, require_labels=False)
+    out.mkdir(parents=True, exist_ok=True)
+    for sample in tqdm(samples, desc=f"predict {split}", disable=not progress, unit="img"):
+        image = read_png(sample.image, mode="RGB")
+        logits = predict_logits(model, resize(image, size)[None], out_size=image.shape[:2])[0]
+        label_ids = TRAINID_TO_ID[logits.argmax(-1)].astype(np.uint8)
+        write_png(out / f"{sample.stem}_labelIds.png", label_ids)
+    return len(samples)

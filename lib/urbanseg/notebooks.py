@@ -1,0 +1,161 @@
+"""The model notebooks: where they are, which models they define, their parameters' defaults,
+and the Jupyter kernel they run in.
+
+Every ``*.ipynb`` of the notebooks folder whose name does not start with ``_`` (the template) is
+a model, named by its file stem. Its cell tagged ``parameters`` assigns one literal per
+RunConfig name (``name = value``); the runner reads those defaults without executing anything.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from . import resources
+from .catalog import sort_key
+from .config import RunConfig, parameter_names
+from .errors import InputError
+
+logger = logging.getLogger(__name__)
+
+KERNEL_NAME = "urbanseg"
+
+
+def ensure_kernel(name: str = KERNEL_NAME) -> str:
+    """Register this interpreter as Jupyter kernel ``name`` unless a kernel of that name exists."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        display_name = f"Python ({name})"
+        command = [
+            sys.executable,
+            "-m",
+            "ipykernel",
+            "install",
+            "--sys-prefix",
+            "--name",
+            name,
+            "--display-name",
+            display_name,
+        ]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode:
+            reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            raise InputError(
+                f"could not register the Jupyter kernel {name!r} ({' '.join(command)}): {reason}"
+            ) from None
+        logger.info("registered Jupyter kernel %r for %s", name, sys.executable)
+        return name
+    interpreter = spec.argv[0] if spec.argv else ""
+    if not _is_this_environment(interpreter):
+        logger.warning(
+            "Jupyter kernel %r runs %s, not this environment's %s (see `jupyter kernelspec list`)",
+            name,
+            interpreter,
+            sys.executable,
+        )
+    return name
+
+
+def _is_this_environment(interpreter: str) -> bool:
+    # jupyter_client replaces a bare "python" with sys.executable; otherwise compare bin folders
+    # (a venv's python is a symlink to the base interpreter, so resolving links would lie).
+    version = sys.version_info
+    if interpreter in ("python", "python3", f"python{version.major}.{version.minor}"):
+        return True
+    return os.path.dirname(os.path.abspath(interpreter)) == os.path.dirname(
+        os.path.abspath(sys.executable)
+    )
+
+
+def default_notebooks_dir() -> Path:
+    """``notebooks/`` of the current folder (a checkout, or notebooks copied out with
+    ``urbanseg notebooks``) when there is one, else the notebooks installed with urbanseg."""
+    local = Path("notebooks")
+    return local if local.is_dir() else resources.notebooks_dir()
+
+
+def discover_notebooks(notebooks_dir: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Model name -> notebook, for every ``*.ipynb`` not starting with ``_`` (templates) or ``.``.
+
+    Order: the catalog's models (unet, segnet, fcn, deeplab, pspnet), then any other model
+    alphabetically. ``notebooks_dir`` None: ``default_notebooks_dir()``.
+    """
+    folder = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir()
+    if not folder.is_dir():
+        raise InputError(f"{folder}: notebooks folder not found")
+    found = {
+        path.stem: path
+        for path in folder.glob("*.ipynb")
+        if path.is_file() and not path.name.startswith(("_", "."))
+    }
+    return {name: found[name] for name in sorted(found, key=sort_key)}
+
+
+def notebook_defaults(path: str | os.PathLike) -> dict[str, Any]:
+    """The values assigned in the notebook's cell tagged ``parameters`` (one ``name = literal``
+    per line), checked to declare exactly the RunConfig names."""
+    path = Path(path)
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except Exception as error:  # nbformat raises json, validation and OS errors alike
+        raise InputError(f"{path}: not a readable notebook ({_first_line(error)})") from None
+    cell = next(
+        (
+            cell
+            for cell in notebook.cells
+            if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", [])
+        ),
+        None,
+    )
+    if cell is None:
+        raise InputError(f"{path}: no code cell tagged 'parameters'")
+    try:
+        tree = ast.parse(cell.source)
+    except SyntaxError as error:
+        raise InputError(f"{path}: parameters cell, line {error.lineno}: {error.msg}") from None
+    defaults = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            target = value = None
+        if not isinstance(target, ast.Name):
+            raise InputError(
+                f"{path}: parameters cell, line {node.lineno}: expected `name = value`"
+            )
+        try:
+            defaults[target.id] = ast.literal_eval(value)
+        except ValueError:
+            raise InputError(
+                f"{path}: parameters cell, line {node.lineno}: the default of "
+                f"{target.id} must be a literal (a number, string, None)"
+            ) from None
+    names = parameter_names()
+    missing = [name for name in names if name not in defaults]
+    if missing:
+        raise InputError(
+            f"{path}: the parameters cell lacks {', '.join(missing)} "
+            f"(it declares every one of: {', '.join(names)})"
+        )
+    try:
+        RunConfig.from_dict(defaults)
+    except InputError as error:
+        raise InputError(f"{path}: parameters cell: {error}") from None
+    return defaults
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

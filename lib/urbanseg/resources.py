@@ -1,0 +1,73 @@
+"""Where the report templates, locale files and model notebooks live.
+
+In a source checkout they are the repository's top-level ``templates/`` and ``notebooks/``
+folders (the project's layout puts them where a reader looks first). A wheel carries copies of
+both inside the package (``urbanseg/templates``, ``urbanseg/notebooks``; see
+``[tool.hatch.build.targets.wheel.force-include]`` in pyproject.toml), found here through
+``importlib.resources``. The packaged copy wins when it exists, so an installed urbanseg never
+reads a checkout it happens to sit beside.
+"""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+
+from .errors import InputError
+
+_CHECKOUT = Path(__file__).resolve().parents[2]  # lib/urbanseg/resources.py -> the repository
+
+
+def _folder(name: str) -> Path:
+    packaged = resources.files("urbanseg") / name
+    if packaged.is_dir():
+        return Path(str(packaged))
+    checkout = _CHECKOUT / name
+    if checkout.is_dir():
+        return checkout
+    raise InputError(
+        f"{name}/ not found in the urbanseg package ({packaged}) nor in a source checkout "
+        f"({checkout}); reinstall urbanseg (pip install --force-reinstall urbanseg)"
+    )
+
+
+def templates_dir() -> Path:
+    """The Jinja2 templates and CSS of the report."""
+    return _folder("templates")
+
+
+def locales_dir() -> Path:
+    """The report's text, one YAML file per language (``pt.yaml``, ``en.yaml``)."""
+    return templates_dir() / "locales"
+
+
+def notebooks_dir() -> Path:
+    """The model notebooks (``<model>.ipynb``) and the template for a new one (``_template``)."""
+    return _folder("notebooks")
+
+
+def copy_notebooks(destination: str | Path) -> list[Path]:
+    """Copy the model notebooks and the template into ``destination`` (created if needed) for a
+    user who installed urbanseg with pip (Colab). Nothing of the user's is overwritten: if any of
+    them is already there, InputError names it and nothing is copied. Returns the new files."""
+    destination = Path(destination)
+    if destination.exists() and not destination.is_dir():
+        raise InputError(f"{destination}: exists and is not a folder")
+    sources = sorted(notebooks_dir().glob("*.ipynb"))
+    clashes = [destination / source.name for source in sources]
+    clashes = [path for path in clashes if path.exists()]
+    if clashes:
+        raise InputError(
+            f"{clashes[0]}: already exists (remove it, or copy into another folder); "
+            "nothing was copied"
+        )
+    destination.mkdir(parents=True, exist_ok=True)
+    written = []
+    for source in sources:
+        target = destination / source.name
+        staging = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(source, staging)
+        staging.replace(target)
+        written.append(target)
+    return written

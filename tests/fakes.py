@@ -1,0 +1,326 @@
+"""Fake results folders per docs/results.md, for the report, records and packaging tests:
+three successful models, one failed, a tiny Cityscapes-format val split for the sample images.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from urbanseg.labels import (
+    CATEGORY_NAMES,
+    CLASS_NAMES,
+    INSTANCE_CLASS_NAMES,
+    NAME_TO_LABEL,
+    TRAINID_TO_CATEGORY,
+)
+
+# Cityscapes-like share of the pixels per class (train ids 0..18); "train" absent (IoU null).
+CLASS_FRACTIONS = np.array(
+    [
+        0.33,
+        0.055,
+        0.2,
+        0.006,
+        0.008,
+        0.011,
+        0.002,
+        0.005,
+        0.14,
+        0.01,
+        0.035,
+        0.011,
+        0.0012,
+        0.06,
+        0.0023,
+        0.002,
+        0.0,
+        0.0009,
+        0.0037,
+    ]
+)
+ABSENT = CLASS_NAMES.index("train")
+STEMS = ("frankfurt_000000_000001", "frankfurt_000000_000002", "lindau_000000_000019")
+
+
+# --------------------------------------------------------------------------- fake results
+
+
+def fake_metrics(quality: float, seed: int) -> dict:
+    """A metrics dict (docs/results.md) whose scores all derive from one confusion matrix."""
+    rng = np.random.default_rng(seed)
+    n = len(CLASS_NAMES)
+    pixels = (CLASS_FRACTIONS / CLASS_FRACTIONS.sum() * 24 * 256 * 512).round()
+    matrix = np.zeros((n, n + 1), dtype=np.int64)
+    for c in range(n):
+        if pixels[c] == 0:
+            continue
+        size_factor = 0.45 + 0.55 * min(1.0, CLASS_FRACTIONS[c] / 0.05) ** 0.3
+        recall = float(np.clip(quality * size_factor + rng.normal(0, 0.03), 0.02, 0.99))
+        tp = int(pixels[c] * recall)
+        spread = rng.dirichlet(np.full(n + 1, 0.3))
+        spread[c] = 0
+        spread[ABSENT] = 0
+        spread /= spread.sum()
+        matrix[c] = np.floor(spread * (pixels[c] - tp)).astype(np.int64)
+        matrix[c, c] = tp
+    tp = np.diag(matrix[:, :n]).astype(float)
+    gt_total = matrix.sum(axis=1).astype(float)
+    fp = matrix[:, :n].sum(axis=0) - tp
+    union = gt_total + fp
+    iou = np.where(union > 0, tp / np.where(union > 0, union, 1), np.nan)
+    cat_matrix = np.zeros((7, 8))
+    for c in range(n):
+        for p in range(n + 1):
+            cat_matrix[TRAINID_TO_CATEGORY[c], TRAINID_TO_CATEGORY[p] if p < n else 7] += matrix[
+                c, p
+            ]
+    cat_tp = np.diag(cat_matrix[:, :7])
+    cat_iou = cat_tp / (cat_matrix.sum(axis=1) + cat_matrix[:, :7].sum(axis=0) - cat_tp)
+    instance = {
+        name: (
+            None
+            if np.isnan(iou[CLASS_NAMES.index(name)])
+            else float(iou[CLASS_NAMES.index(name)] * 0.8)
+        )
+        for name in INSTANCE_CLASS_NAMES
+    }
+    defined = [v for v in instance.values() if v is not None]
+
+    def as_dict(names, values):
+        return {k: (None if np.isnan(v) else float(v)) for k, v in zip(names, values, strict=True)}
+
+    recall = np.where(gt_total > 0, tp / np.where(gt_total > 0, gt_total, 1), np.nan)
+    precision = np.where(tp + fp > 0, tp / np.where(tp + fp > 0, tp + fp, 1), np.nan)
+    f1 = np.where(
+        precision + recall > 0,
+        2 * precision * recall / np.where(precision + recall > 0, precision + recall, 1),
+        np.nan,
+    )
+    return {
+        "num_images": 24,
+        "miou": float(np.nanmean(iou)),
+        "iou": as_dict(CLASS_NAMES, iou),
+        "iiou": float(np.mean(defined)),
+        "instance_iou": instance,
+        "category_miou": float(np.mean(cat_iou)),
+        "category_iou": as_dict(CATEGORY_NAMES, cat_iou),
+        "category_iiou": float(np.mean(defined) * 1.1),
+        "category_instance_iou": {"human": 0.5, "vehicle": 0.6},
+        "pixel_accuracy": float(tp.sum() / gt_total.sum()),
+        "mean_accuracy": float(np.nanmean(recall)),
+        "fw_iou": float(np.nansum(gt_total / gt_total.sum() * np.nan_to_num(iou))),
+        "confusion_matrix": matrix.tolist(),
+        "precision": as_dict(CLASS_NAMES, precision),
+        "recall": as_dict(CLASS_NAMES, recall),
+        "f1": as_dict(CLASS_NAMES, f1),
+    }
+
+
+# model -> (quality, params, GFLOPs, inference img/s, train seconds)
+FAKE_MODELS = {
+    "unet": (0.80, 31_042_000, 54.6, 21.0, 1530.0),
+    "segnet": (0.70, 29_443_000, 40.2, 28.0, 1302.0),
+    "fcn": (0.62, 15_309_000, 20.1, 64.0, 655.0),
+    "deeplab": (0.86, 5_812_000, 8.9, 47.0, 811.0),
+    "pspnet": (0.78, 4_430_000, 6.2, 55.0, 702.0),
+    "studentnet": (0.55, 1_213_000, 1.4, 140.0, 201.0),
+}
+
+
+def write_json(path: Path, value) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=1), encoding="utf-8")
+
+
+def make_notebook(path: Path, model: str) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    notebook = new_notebook(
+        cells=[
+            new_markdown_cell(f"# {model}\n\nNotebook de **{model}**."),
+            new_code_cell("epochs = 2", metadata={"tags": ["parameters"]}, execution_count=1),
+            new_code_cell(
+                "print('mIoU', 0.5)",
+                execution_count=2,
+                outputs=[new_output("stream", name="stdout", text="mIoU 0.5\n")],
+            ),
+        ]
+    )
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, str(path))
+
+
+def make_data_tree(root: Path, size=(128, 256)) -> Path:
+    """A tiny val split in the Cityscapes layout: an RGB image and a labelIds PNG per stem."""
+    height, width = size
+    for k, stem in enumerate(STEMS):
+        city = stem.split("_")[0]
+        ids = np.zeros((height, width), np.uint8)
+        ids[: height // 3] = NAME_TO_LABEL["sky"].id
+        ids[height // 3 : height // 2] = NAME_TO_LABEL["building"].id
+        ids[height // 3 : height // 2, : width // 4] = NAME_TO_LABEL["vegetation"].id
+        ids[height // 2 :] = NAME_TO_LABEL["road"].id
+        ids[height // 2 :, : width // 6] = NAME_TO_LABEL["sidewalk"].id
+        ids[height // 2 : height * 3 // 4, width // 2 + 8 * k : width // 2 + 8 * k + 50] = (
+            NAME_TO_LABEL["car"].id
+        )
+        ids[height // 4 : height * 3 // 4, width // 5 + 4 : width // 5 + 9] = NAME_TO_LABEL[
+            "pole"
+        ].id
+        ids[height * 2 // 5 : height * 3 // 4, width * 4 // 5 : width * 4 // 5 + 10] = (
+            NAME_TO_LABEL["person"].id
+        )
+        ids[-6:] = NAME_TO_LABEL["ego vehicle"].id
+        palette = np.zeros((256, 3), np.uint8)
+        for label in NAME_TO_LABEL.values():
+            if label.id >= 0:
+                palette[label.id] = label.color
+        noise = np.random.default_rng(k).integers(-20, 20, (height, width, 3))
+        image = np.clip(palette[ids].astype(int) + noise, 0, 255).astype(np.uint8)
+        image_dir = root / "leftImg8bit" / "val" / city
+        label_dir = root / "gtFine" / "val" / city
+        image_dir.mkdir(parents=True, exist_ok=True)
+        label_dir.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(image_dir / f"{stem}_leftImg8bit.png")
+        Image.fromarray(ids, mode="L").save(label_dir / f"{stem}_gtFine_labelIds.png")
+    return root
+
+
+def make_run(
+    results: Path, model: str, data_root: Path | None, *, epochs: int = 4, seed: int = 0
+) -> dict:
+    """results/<model>/ with metrics.json, history.csv, samples/ and the executed notebook."""
+    from urbanseg.labels import labels_to_train_ids
+
+    quality, params, gflops, speed, train_seconds = FAKE_MODELS[model]
+    folder = results / model
+    metrics = fake_metrics(quality, seed=len(model) + seed)
+    parameters = {
+        "data_root": str(data_root) if data_root else None,
+        "image_height": 64,
+        "image_width": 128,
+        "epochs": epochs,
+        "batch_size": 8,
+        "max_train_images": 64,
+        "max_val_images": 24,
+        "learning_rate": 0.001,
+        "backbone_weights": None,
+        "variant": "default",
+        "width": None,
+        "seed": seed,
+        "results_dir": str(results),
+    }
+    run = {
+        "model": model,
+        "status": "ok",
+        "digest": f"{abs(hash(model)) % 16**16:016x}",
+        "parameters": parameters,
+        "params": params,
+        "flops": gflops * 1e9,
+        "data": {
+            "root": str(data_root) if data_root else "/nonexistent/synthetic",
+            "synthetic": True,
+            "train_images": 64,
+            "val_images": 24,
+            "image_size": [128, 256],
+            "class_pixel_fraction": dict(
+                zip(CLASS_NAMES, (CLASS_FRACTIONS / CLASS_FRACTIONS.sum()).tolist())
+            ),
+            "sample_stems": list(STEMS),
+        },
+        "evaluation": {"split": "val", "protocol": "full", "resolution": [128, 256]},
+        "metrics": metrics,
+        "timing": {
+            "train_seconds": train_seconds,
+            "train_images_per_second": 64 * epochs / train_seconds,
+            "inference_images_per_second": speed,
+            "latency_ms": 1000 / speed,
+            "peak_rss_mb": 1830.5,
+        },
+        "environment": {
+            "urbanseg": "0.1.0",
+            "python": "3.11.9",
+            "keras": "3.5.0",
+            "backend": "tensorflow",
+            "tensorflow": "2.17.0",
+            "numpy": "1.26.4",
+            "platform": "Linux-6.1-x86_64",
+            "cpu": "Intel(R) Xeon(R) CPU @ 2.20GHz (2 cores)",
+            "gpu": None,
+            "git_commit": "24d0694",
+            "date": "2025-11-24T10:00:00",
+        },
+    }
+    write_json(folder / "metrics.json", run)
+    rng = np.random.default_rng(len(model))
+    history = pd.DataFrame(
+        {
+            "epoch": np.arange(1, epochs + 1),
+            "loss": 2.2 * np.exp(-np.arange(epochs) * quality / 1.5) + 0.2,
+            "val_loss": 2.3 * np.exp(-np.arange(epochs) * quality / 1.7)
+            + 0.3
+            + rng.normal(0, 0.02, epochs),
+            "val_miou": metrics["miou"] * (1 - np.exp(-(np.arange(epochs) + 1) * 0.9)),
+            "learning_rate": 0.001 * (1 - np.arange(epochs) / epochs) ** 0.9,
+            "seconds": np.full(epochs, train_seconds / epochs),
+        }
+    )
+    history.to_csv(folder / "history.csv", index=False)
+    if data_root is not None:
+        (folder / "samples").mkdir(parents=True, exist_ok=True)
+        for stem in STEMS:
+            city = stem.split("_")[0]
+            ids = np.asarray(
+                Image.open(data_root / "gtFine" / "val" / city / f"{stem}_gtFine_labelIds.png")
+            )
+            train_ids = labels_to_train_ids(ids[::2, ::2])
+            pred = np.where(train_ids == 255, 0, train_ids)
+            wrong = rng.random(pred.shape) > quality
+            pred[wrong] = rng.integers(0, 19, int(wrong.sum()))
+            Image.fromarray(pred.astype(np.uint8), mode="L").save(
+                folder / "samples" / f"{stem}.png"
+            )
+    make_notebook(folder / f"{model}.ipynb", model)
+    return run
+
+
+def make_failed(results: Path, model: str, error: str) -> None:
+    folder = results / model
+    make_notebook(folder / f"{model}.ipynb", model)
+    write_json(
+        folder / "failed.json",
+        {
+            "model": model,
+            "error": error,
+            "traceback": "Traceback (most recent call last):\n  ...\n" + error,
+            "notebook": str(folder / f"{model}.ipynb"),
+            "date": "2025-11-24T11:02:00",
+        },
+    )
+
+
+def make_results(
+    base: Path, models=("unet", "fcn", "deeplab"), failed=("pspnet",), with_data=True
+) -> tuple[Path, Path | None]:
+    data_root = make_data_tree(base / "cityscapes") if with_data else None
+    results = base / "results"
+    for model in models:
+        make_run(results, model, data_root)
+    for model in failed:
+        make_failed(
+            results,
+            model,
+            "ResourceExhaustedError: OOM when allocating tensor with shape [8,512,64,128]",
+        )
+    return results, data_root

@@ -1,0 +1,149 @@
+"""RunRecord, the one reader and writer of metrics.json and failed.json, and the one summary
+table (results/summary.csv) that `urbanseg run` and `urbanseg report` both write."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from fakes import make_results
+
+from urbanseg.cli import main
+from urbanseg.errors import InputError
+from urbanseg.records import (
+    SCHEMA_VERSION,
+    Baseline,
+    DataInfo,
+    EvaluationInfo,
+    RunRecord,
+    Timing,
+    load_records,
+    summary_table,
+    write_summary,
+)
+
+
+def a_record(model="unet", miou=0.25) -> RunRecord:
+    return RunRecord(
+        model=model,
+        digest="0123456789abcdef",
+        parameters={"epochs": 10, "image_height": 128, "image_width": 256, "width": None},
+        params=np.int64(1_950_000),
+        flops=3_100_000_000,
+        precision="float32",
+        data=DataInfo(
+            root="/data",
+            synthetic=True,
+            train_images=128,
+            val_images=24,
+            image_size=(256, 512),
+            class_pixel_fraction={"road": 0.4},
+            sample_stems=["frankfurt_000000_000001"],
+        ),
+        evaluation=EvaluationInfo(split="val", protocol="full", resolution=(256, 512)),
+        metrics={
+            "num_images": 24,
+            "miou": np.float64(miou),
+            "iou": {"road": 0.9, "wall": math.nan},
+        },
+        baseline=Baseline("road", 0.019, 0.369),
+        timing=Timing(train_seconds=63.2, inference_images_per_second=98.0),
+        environment={"python": "3.11.7"},
+    )
+
+
+def test_a_record_survives_its_file(tmp_path):
+    record = a_record()
+    path = record.write(tmp_path)
+    assert path == tmp_path / "metrics.json"
+    raw = json.loads(path.read_text())
+    assert raw["schema"] == SCHEMA_VERSION and raw["status"] == "ok"
+    assert raw["params"] == 1_950_000 and isinstance(raw["params"], int)
+    assert raw["metrics"]["iou"]["wall"] is None  # NaN is written as null, never as NaN
+    assert raw["baseline"] == {"class": "road", "miou": 0.019, "pixel_accuracy": 0.369}
+    again = RunRecord.read(tmp_path)
+    assert again.ok and again.folder == tmp_path and again.history is None
+    assert again.data == record.data and again.evaluation == record.evaluation
+    assert again.timing == record.timing and again.baseline == record.baseline
+    assert again.params == 1_950_000 and again.metrics["miou"] == 0.25
+    assert again.to_json() == raw  # reading and writing again changes nothing
+
+
+def test_a_failure_is_one_line_and_replaces_nothing_else(tmp_path):
+    failure = RunRecord.failure("fcn", "ValueError: boom\nmore detail", traceback="Traceback...")
+    assert failure.write(tmp_path) == tmp_path / "failed.json"
+    read = RunRecord.read(tmp_path)
+    assert not read.ok and read.status == "failed" and read.error == "ValueError: boom"
+    assert read.traceback == "Traceback..." and read.date and read.metrics == {}
+    a_record("fcn").write(tmp_path)  # a later success replaces the failure
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+    failure.write(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["failed.json"]
+
+
+def test_files_of_an_earlier_urbanseg_without_schema_are_read(tmp_path):
+    (tmp_path / "metrics.json").write_text(
+        json.dumps(
+            {
+                "model": "unet",
+                "status": "ok",
+                "metrics": {"miou": 0.1},
+                "data": {"image_size": [1024, 2048]},
+                "timing": {"train_seconds": 5},
+            }
+        )
+    )
+    record = RunRecord.read(tmp_path)
+    assert record.schema == 1 and record.data.image_size == (1024, 2048)
+    assert record.timing.train_seconds == 5.0
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"schema": 99, "model": "unet", "metrics": {"miou": 1}}', "schema 99 is newer"),
+        ('{"model": "unet", "params": "many", "metrics": {"miou": 1}}', "malformed record"),
+        ('{"model": "unet", "status": "ok"}', 'no "metrics" object'),
+        ('{"model": "unet", ', "malformed JSON"),
+        ("[1, 2]", "expected a JSON object"),
+    ],
+)
+def test_a_bad_record_names_its_file(tmp_path, content, message):
+    (tmp_path / "metrics.json").write_text(content)
+    with pytest.raises(InputError, match=f"^{tmp_path / 'metrics.json'}: .*{message}"):
+        RunRecord.read(tmp_path)
+
+
+def test_a_folder_without_a_record(tmp_path):
+    with pytest.raises(InputError, match="neither metrics.json nor failed.json"):
+        RunRecord.read(tmp_path)
+
+
+def test_summary_keeps_whole_numbers_whole(tmp_path):
+    records = [a_record("unet"), RunRecord.failure("fcn", "boom")]
+    table = summary_table(records)
+    assert str(table["params"].dtype) == "Int64" and str(table["epochs"].dtype) == "Int64"
+    text = write_summary(records, tmp_path).read_text()
+    header, unet, fcn = text.splitlines()
+    row = dict(zip(header.split(","), unet.split(","), strict=True))
+    assert row["params"] == "1950000" and row["flops"] == "3100000000"
+    assert (row["epochs"], row["image_height"], row["image_width"]) == ("10", "128", "256")
+    assert row["miou"] == "0.25" and row["latency_ms"] == ""
+    assert fcn.startswith("fcn,failed,") and fcn.endswith(",boom")
+
+
+def test_report_writes_the_summary_of_the_records(tmp_path, capsys):
+    """`urbanseg report` writes summary.csv as write_summary does (the runner's path is
+    compared byte for byte in test_runner)."""
+    results, _ = make_results(tmp_path)
+    report_dir = tmp_path / "report"
+    assert (
+        main(["-q", "report", "--results", str(results), "--out", str(report_dir), "--no-pdf"]) == 0
+    )
+    by_report = (results / "summary.csv").read_bytes()
+    (results / "summary.csv").unlink()
+    write_summary(load_records(results), results)  # what `urbanseg run` calls after its runs
+    assert (results / "summary.csv").read_bytes() == by_report
+    assert b",4,64,128," in by_report  # epochs, image_height, image_width as integers
