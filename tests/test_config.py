@@ -104,3 +104,27 @@ def test_load_parameters_file(tmp_path):
     path.write_text("epoch: 2\n")
     with pytest.raises(InputError, match=r"params.yaml: unknown parameter\(s\) epoch"):
         load_parameters_file(path)
+
+
+@pytest.mark.parametrize(
+    "name, text, expected",
+    [
+        ("epochs", "1e1", 10),
+        ("epochs", "10.0", 10),
+        ("seed", "9007199254740993", 9007199254740993),  # 2**53 + 1: not through a float
+        ("max_train_images", "~", None),
+        ("max_train_images", "NULL", None),
+        ("learning_rate", "1e-3", 0.001),
+        ("data_root", "001", "001"),  # text parameters keep their text
+    ],
+)
+def test_command_line_text_is_read_as_papermill_would(name, text, expected):
+    assert getattr(RunConfig.from_dict({name: text}), name) == expected
+
+
+@pytest.mark.parametrize(
+    "name, value", [("epochs", "2.5"), ("epochs", "inf"), ("epochs", True), ("width", "wide")]
+)
+def test_values_of_the_wrong_kind_are_refused(name, value):
+    with pytest.raises(InputError, match=f"^{name}="):
+        RunConfig.from_dict({name: value})

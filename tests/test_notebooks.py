@@ -1,6 +1,8 @@
 """End to end: a model notebook executed by papermill, then the report rendered from it."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,22 +81,24 @@ def test_notebook_runs_and_report_renders(tmp_path):
     # official-format predictions of the saved model, scored by `urbanseg evaluate`: the same
     # numbers as the notebook's own evaluation (same resize, same upsampling, same matrix)
     predictions = tmp_path / "predictions"
-    assert (
-        main(
-            [
-                "-q",
-                "predict",
-                str(run),
-                "--root",
-                str(data_root),
-                "--split",
-                "val",
-                "--out",
-                str(predictions),
-            ]
-        )
-        == 0
-    )
+    # in a fresh interpreter, as a user runs it: nothing imported beforehand registers the
+    # models' custom layers for keras.saving.load_model
+    command = [
+        sys.executable,
+        "-m",
+        "urbanseg.cli",
+        "-q",
+        "predict",
+        str(run),
+        "--root",
+        str(data_root),
+        "--split",
+        "val",
+        "--out",
+        str(predictions),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
     assert len(list(predictions.glob("*_labelIds.png"))) == 4
     scored = tmp_path / "scored.json"
     assert (
@@ -163,5 +167,9 @@ def test_a_sixth_model_from_the_template_joins_runner_and_report(tmp_path):
         },
     )
     assert [r.model for r in summary.ran] == ["mine"], summary.format()
+    record = json.loads((results / "mine" / "metrics.json").read_text())
+    assert record["model_info"]["display_name"] == "Meu modelo"  # the template's model_info
     paths = render_report(results, tmp_path / "report", lang="en", pdf=False)
-    assert "mine" in paths["html"].read_text()
+    html = paths["html"].read_text()
+    assert "Meu modelo" in html and record["model_info"]["description"] in html
+    assert "no description registered" not in html

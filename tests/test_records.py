@@ -116,6 +116,23 @@ def test_a_bad_record_names_its_file(tmp_path, content, message):
         RunRecord.read(tmp_path)
 
 
+def test_the_file_says_whether_a_run_failed(tmp_path):
+    (tmp_path / "failed.json").write_text('{"model": "fcn"}')  # an old, terse failure
+    failed = RunRecord.read(tmp_path)
+    assert failed.status == "failed" and failed.error == "unknown error"
+    (tmp_path / "failed.json").unlink()
+    (tmp_path / "metrics.json").write_text(
+        '{"model": "fcn", "error": null, "metrics": {"miou": 1}}'
+    )
+    assert RunRecord.read(tmp_path).ok
+
+
+def test_a_failure_keeps_the_model_s_own_record(tmp_path):
+    info = {"display_name": "MinhaNet", "description": "Uma rede."}
+    RunRecord.failure("mine", "boom", model_info=info).write(tmp_path)
+    assert RunRecord.read(tmp_path).model_info == info
+
+
 def test_a_folder_without_a_record(tmp_path):
     with pytest.raises(InputError, match="neither metrics.json nor failed.json"):
         RunRecord.read(tmp_path)
@@ -132,6 +149,15 @@ def test_summary_keeps_whole_numbers_whole(tmp_path):
     assert (row["epochs"], row["image_height"], row["image_width"]) == ("10", "128", "256")
     assert row["miou"] == "0.25" and row["latency_ms"] == ""
     assert fcn.startswith("fcn,failed,") and fcn.endswith(",boom")
+
+
+def test_summary_of_hand_edited_values_does_not_crash():
+    typed, edited, fractional = a_record("unet"), a_record("fcn"), a_record("pspnet")
+    edited.parameters = {**edited.parameters, "epochs": "10"}
+    fractional.parameters = {**fractional.parameters, "image_width": 256.5}
+    table = summary_table([typed, edited, fractional, RunRecord.failure("segnet", "boom")])
+    assert list(table["epochs"])[:3] == [10, 10, 10] and str(table["epochs"].dtype) == "Int64"
+    assert str(table["image_width"].dtype) == "float64"  # not whole: left as it is
 
 
 def test_report_writes_the_summary_of_the_records(tmp_path, capsys):

@@ -112,6 +112,14 @@ def test_best_values_are_highlighted(rendered):
     assert table.select_one('td.best[data-column="miou"] strong') is not None
 
 
+def test_the_question_names_the_models_compared(rendered):
+    lead = rendered["soup"].select_one("p.lead").get_text(" ", strip=True)
+    assert lead.startswith("Como se comparam U-Net, FCN-8s e DeepLabV3+ ao rotular")
+    assert "3 modelos" in lead and "PSPNet" not in lead  # it failed: not compared
+    subtitle = rendered["soup"].select_one("p.subtitle").get_text(" ", strip=True)
+    assert subtitle == "Estudo comparativo de U-Net, FCN-8s, DeepLabV3+ e PSPNet no Cityscapes"
+
+
 def test_failed_model_is_shown_with_its_error(rendered):
     boxes = rendered["soup"].select("aside.failed")
     assert len(boxes) == 1
@@ -204,6 +212,7 @@ def test_missing_data_root_is_reported_not_fatal(tmp_path):
         " ", strip=True
     )
     assert "não puderam ser mostradas" in text and "/nonexistent/synthetic" in text
+    assert "Quão bem FCN-8s rotula cada pixel" in text  # one model: no "how do they compare"
 
 
 def test_no_results_is_an_input_error(tmp_path):

@@ -82,28 +82,35 @@ class RunConfig:
 _TYPES = {f.name: f.type for f in dataclasses.fields(RunConfig)}
 
 
+_NONE_WORDS = ("none", "null", "~", "")  # what papermill and YAML read as None
+
+
 def _coerce(name: str, value: Any) -> Any:
-    """Accept what papermill/YAML/the command line give (strings, ints for floats, 'None')."""
+    """Accept what papermill, YAML and the command line give: text ("3", "1e-3", "None"), ints
+    for floats, and whole floats for ints ("10.0", "1e1")."""
     kind = _TYPES[name]
     optional = "None" in kind
-    if value is None or (
-        optional and isinstance(value, str) and value.lower() in ("none", "null", "")
-    ):
+    if value is None or (optional and isinstance(value, str) and value.lower() in _NONE_WORDS):
         if optional:
             return None
         raise InputError(f"{name}=None: a value is required")
     base = kind.split("|")[0].strip()
     try:
+        if isinstance(value, bool) and base != "str":
+            raise ValueError
         if base == "int":
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            if isinstance(value, str):
+                try:
+                    return int(value)
+                except ValueError:
+                    value = float(value)  # "10.0", "1e1"
+            if isinstance(value, float) and not value.is_integer():
                 raise ValueError
             return int(value)
         if base == "float":
-            if isinstance(value, bool):
-                raise ValueError
             return float(value)
         return str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"{name}={value!r}: expected {base}") from None
 
 

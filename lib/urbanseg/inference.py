@@ -198,6 +198,8 @@ def predict_split(
         size = (int(record.parameters["image_height"]), int(record.parameters["image_width"]))
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(f"{run_dir / METRICS_FILE}: no training size ({error})") from None
+    from . import models  # noqa: F401  (registers the custom layers the saved model names)
+
     model = keras.saving.load_model(model_path, compile=False)
     samples = find_samples(root, split, require_labels=False)
     out.mkdir(parents=True, exist_ok=True)

@@ -156,6 +156,34 @@ def notebook_defaults(path: str | os.PathLike) -> dict[str, Any]:
     return defaults
 
 
+def declared_model_info(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``model_info = {...}`` a notebook of a model outside the catalog assigns (the
+    template's record of a student's model), so that even a run that failed before its
+    ``Experiment`` existed is described in the report; {} when there is none or it is not a
+    literal."""
+    try:
+        notebook = nbformat.read(Path(path), as_version=4)
+    except Exception:  # an unreadable notebook is reported by its run, not here
+        return {}
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or "model_info" not in cell.source:
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [
+                "model_info"
+            ]:
+                try:
+                    value = ast.literal_eval(node.value)
+                except ValueError:
+                    return {}
+                return value if isinstance(value, dict) else {}
+    return {}
+
+
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__

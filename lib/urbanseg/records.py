@@ -106,11 +106,21 @@ class RunRecord:
         return self.status == "ok"
 
     @classmethod
-    def failure(cls, model: str, error: str, *, traceback: str = "", notebook: str | None = None):
-        """The record of a run that failed with ``error`` (one line is kept)."""
+    def failure(
+        cls,
+        model: str,
+        error: str,
+        *,
+        traceback: str = "",
+        notebook: str | None = None,
+        model_info: dict | None = None,
+    ) -> RunRecord:
+        """The record of a run that failed with ``error`` (one line is kept); ``model_info``:
+        the notebook's own record of a model outside the catalog, for the report."""
         return cls(
             model=model,
             status="failed",
+            model_info=dict(model_info or {}),
             error=_first_line(error),
             traceback=traceback,
             notebook=notebook,
@@ -130,7 +140,7 @@ class RunRecord:
         for name in (METRICS_FILE, FAILED_FILE):
             path = folder / name
             if path.is_file():
-                record = cls.from_json(_read_json(path), source=path)
+                record = cls.from_json(_read_json(path), source=path, failed=name == FAILED_FILE)
                 break
         else:
             raise InputError(f"{folder}: neither {METRICS_FILE} nor {FAILED_FILE}")
@@ -158,7 +168,9 @@ class RunRecord:
             values.update(
                 error=self.error, traceback=self.traceback, notebook=self.notebook, date=self.date
             )
-            return values
+            if self.model_info:
+                values["model_info"] = self.model_info
+            return _plain(values)
         for name in _OK_FIELDS:
             values[name] = getattr(self, name)
         values["data"] = dataclasses.asdict(self.data)
@@ -170,19 +182,22 @@ class RunRecord:
         return _plain(values)
 
     @classmethod
-    def from_json(cls, values: dict[str, Any], *, source: str | Path = "record") -> RunRecord:
+    def from_json(
+        cls, values: dict[str, Any], *, source: str | Path = "record", failed: bool = False
+    ) -> RunRecord:
+        """The record of a metrics.json (``failed=False``) or failed.json (``failed=True``)."""
         schema = values.get("schema", 1)
         if not isinstance(schema, int) or schema > SCHEMA_VERSION:
             raise InputError(
                 f"{source}: schema {schema!r} is newer than this urbanseg reads "
                 f"({SCHEMA_VERSION}); upgrade urbanseg"
             )
-        status = values.get("status") or ("failed" if "error" in values else "ok")
         model = str(values.get("model") or "")
-        if status != "ok":
+        if failed or values.get("status") == "failed":
             return cls(
                 model=model,
                 status="failed",
+                model_info=dict(values.get("model_info") or {}),
                 error=_first_line(values.get("error") or "unknown error"),
                 traceback=values.get("traceback"),
                 notebook=values.get("notebook"),
@@ -357,10 +372,13 @@ def summary_table(records: list[RunRecord]) -> pd.DataFrame:
         rows.append(row)
     frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     for column in SUMMARY_COLUMNS:
-        if column in _INTEGER_COLUMNS:
-            frame[column] = pd.array(frame[column].tolist(), dtype="Int64")
-        elif column not in ("model", "status", "error"):
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+        if column in ("model", "status", "error"):
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce").astype(float)
+        whole = values.dropna()
+        if column in _INTEGER_COLUMNS and (whole == whole.round()).all():
+            values = values.astype("Int64")  # 10, not 10.0; <NA> for a failed run
+        frame[column] = values
     return frame
 
 

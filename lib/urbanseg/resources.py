@@ -10,7 +10,9 @@ reads a checkout it happens to sit beside.
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -50,7 +52,9 @@ def notebooks_dir() -> Path:
 def copy_notebooks(destination: str | Path) -> list[Path]:
     """Copy the model notebooks and the template into ``destination`` (created if needed) for a
     user who installed urbanseg with pip (Colab). Nothing of the user's is overwritten: if any of
-    them is already there, InputError names it and nothing is copied. Returns the new files."""
+    them is already there, InputError names it and nothing is copied. The copies are made in a
+    hidden folder of ``destination`` first and moved in once all are complete. Returns the new
+    files."""
     destination = Path(destination)
     if destination.exists() and not destination.is_dir():
         raise InputError(f"{destination}: exists and is not a folder")
@@ -62,12 +66,15 @@ def copy_notebooks(destination: str | Path) -> list[Path]:
             f"{clashes[0]}: already exists (remove it, or copy into another folder); "
             "nothing was copied"
         )
-    destination.mkdir(parents=True, exist_ok=True)
-    written = []
-    for source in sources:
-        target = destination / source.name
-        staging = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(source, staging)
-        staging.replace(target)
-        written.append(target)
-    return written
+    try:
+        destination.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".urbanseg-notebooks-", dir=destination) as staging:
+            for source in sources:
+                shutil.copyfile(source, Path(staging) / source.name)
+            for source in sources:
+                os.replace(Path(staging) / source.name, destination / source.name)
+    except OSError as error:
+        raise InputError(
+            f"{destination}: cannot copy the notebooks there ({error.strerror or error})"
+        ) from None
+    return [destination / source.name for source in sources]

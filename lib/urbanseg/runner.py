@@ -48,6 +48,7 @@ from .config import RunConfig
 from .errors import InputError
 from .notebooks import (
     KERNEL_NAME,
+    declared_model_info,
     default_notebooks_dir,
     discover_notebooks,
     ensure_kernel,
@@ -388,7 +389,11 @@ def _record_failure(
 ) -> ModelRun:
     """Write failed.json, then delete the model's metrics.json: the failure is the result now."""
     record = RunRecord.failure(
-        job.model, _ANSI.sub("", error), traceback=_ANSI.sub("", trace), notebook=notebook
+        job.model,
+        _ANSI.sub("", error),
+        traceback=_ANSI.sub("", trace),
+        notebook=notebook,
+        model_info=declared_model_info(job.notebook),
     )
     record.write(job.out_dir)  # and the model's metrics.json is gone
     return ModelRun(job.model, "failed", seconds, record.error, notebook)

@@ -7,14 +7,18 @@ language, with the helpers that turn values into the text a reader of that langu
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..catalog import ModelInfo, model_info
+from ..errors import InputError
 from ..i18n import join_names, text
 from ..records import RunRecord
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -25,7 +29,13 @@ class Study:
     infos: dict[str, ModelInfo] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.infos = {r.model: model_info(r.model, r.model_info) for r in self.records}
+        self.infos = {}
+        for record in self.records:
+            try:
+                self.infos[record.model] = model_info(record.model, record.model_info)
+            except InputError as error:  # a student's typo must not take the report down
+                log.warning("%s: %s; the report names the model by its key", record.folder, error)
+                self.infos[record.model] = model_info(record.model)
 
     @property
     def ok(self) -> list[RunRecord]:
