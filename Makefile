@@ -6,6 +6,8 @@
 #   DATA=/path/to/cityscapes   the real data set (default: the embedded synthetic tree)
 #   MODELS="unet fcn"          which notebooks to run (default: all in notebooks/)
 #   EPOCHS=20                  training epochs
+#   SEEDS="0 1 2"              one run per model and seed (default "0 1": two seeds fit the
+#                              synthetic study in about 15 minutes on 2 cores)
 #   SIZE=256x512               training resolution HxW (multiples of 32)
 #   JOBS=2                     notebooks run at once
 #   FORCE=1                    rerun models whose results are complete
@@ -18,8 +20,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stamp-setup
 JOBS   ?= 1
+SEEDS  ?= 0 1
 
-RUN_ARGS := $(if $(DATA),--root $(DATA)) \
+RUN_ARGS := $(if $(DATA),--root $(DATA)) $(if $(strip $(SEEDS)),--seeds $(SEEDS)) \
             $(if $(EPOCHS),-p epochs $(EPOCHS)) \
             $(if $(SIZE),-p image_height $(word 1,$(subst x, ,$(SIZE))) -p image_width $(word 2,$(subst x, ,$(SIZE)))) \
             $(if $(FORCE),--force) $(if $(TIMEOUT),--timeout $(TIMEOUT)) --jobs $(JOBS) $(PARAMS)
@@ -34,7 +37,7 @@ help:
 	@echo "make lab      open the notebooks in JupyterLab"
 	@echo "make bench    benchmarks (evaluation speed vs the official script, training speed)"
 	@echo "make clean    remove results/ and the generated report"
-	@echo "variables: DATA= MODELS= EPOCHS= SIZE=HxW JOBS= FORCE=1 TIMEOUT=s PARAMS=\"-p NAME VALUE\" GPU=1"
+	@echo "variables: DATA= MODELS= EPOCHS= SEEDS=\"0 1\" SIZE=HxW JOBS= FORCE=1 TIMEOUT=s PARAMS=\"-p NAME VALUE\" GPU=1"
 
 setup: $(STAMP)
 

@@ -50,11 +50,11 @@ STEMS = ("frankfurt_000000_000001", "frankfurt_000000_000002", "lindau_000000_00
 # --------------------------------------------------------------------------- fake results
 
 
-def fake_metrics(quality: float, seed: int) -> dict:
+def fake_metrics(quality: float, seed: int, images: int = 24) -> dict:
     """A metrics dict (docs/results.md) whose scores all derive from one confusion matrix."""
     rng = np.random.default_rng(seed)
     n = len(CLASS_NAMES)
-    pixels = (CLASS_FRACTIONS / CLASS_FRACTIONS.sum() * 24 * 256 * 512).round()
+    pixels = (CLASS_FRACTIONS / CLASS_FRACTIONS.sum() * images * 256 * 512).round()
     matrix = np.zeros((n, n + 1), dtype=np.int64)
     for c in range(n):
         if pixels[c] == 0:
@@ -102,7 +102,7 @@ def fake_metrics(quality: float, seed: int) -> dict:
         np.nan,
     )
     return {
-        "num_images": 24,
+        "num_images": images,
         "miou": float(np.nanmean(iou)),
         "iou": as_dict(CLASS_NAMES, iou),
         "iiou": float(np.mean(defined)),
@@ -197,56 +197,114 @@ def make_data_tree(root: Path, size=(128, 256)) -> Path:
     return root
 
 
-def make_run(
-    results: Path, model: str, data_root: Path | None, *, epochs: int = 4, seed: int = 0
-) -> dict:
-    """results/<model>/ with metrics.json, history.csv, samples/ and the executed notebook."""
-    from urbanseg.labels import labels_to_train_ids
+def split_per_image(matrix, images: int, rng) -> np.ndarray:
+    """Per-image matrices that add up to ``matrix`` exactly, unevenly spread over the images."""
+    matrix = np.asarray(matrix, dtype=np.int64)
+    weights = rng.dirichlet(np.full(images, 2.0))
+    per_image = np.zeros((images, *matrix.shape), np.int64)
+    for (row, column), count in np.ndenumerate(matrix):
+        if count:
+            per_image[:, row, column] = rng.multinomial(count, weights)
+    return per_image
 
-    quality, params, gflops, speed, train_seconds = FAKE_MODELS[model]
-    folder = results / model
-    metrics = fake_metrics(quality, seed=len(model) + seed)
+
+def val_stems(images: int) -> list[str]:
+    cities = ("frankfurt", "lindau", "munster")
+    return [f"{cities[i % 3]}_{i:06d}_000019" for i in range(images)]
+
+
+def make_run(
+    results: Path,
+    model: str,
+    data_root: Path | None,
+    *,
+    epochs: int = 4,
+    seed: int = 0,
+    synthetic: bool = True,
+    train_images: int = 64,
+    val_images: int = 24,
+    quality: float | None = None,
+    metrics_seed: int | None = None,
+) -> dict:
+    """results/<model>/seed-<k>/ with metrics.json, its per-image matrices, history.csv,
+    samples/ and the executed notebook. Two models given the same ``quality`` and
+    ``metrics_seed`` have the same pooled matrix, spread differently over the images: a tie."""
+    from urbanseg.labels import labels_to_train_ids
+    from urbanseg.records import PerImage
+
+    default_quality, params, gflops, speed, train_seconds = FAKE_MODELS[model]
+    quality = default_quality if quality is None else quality
+    folder = results / model / f"seed-{seed}"
+    noise = len(model) if metrics_seed is None else metrics_seed
+    metrics = fake_metrics(quality, seed=noise + 100 * seed, images=val_images)
+    rng = np.random.default_rng(len(model) + 100 * seed)
+    stems = val_stems(val_images)
+    PerImage(
+        stems,
+        [s.split("_")[0] for s in stems],
+        split_per_image(metrics["confusion_matrix"], val_images, rng),
+    ).write(folder)
     parameters = {
         "data_root": str(data_root) if data_root else None,
         "image_height": 64,
         "image_width": 128,
         "epochs": epochs,
         "batch_size": 8,
-        "max_train_images": 64,
-        "max_val_images": 24,
+        "max_train_images": train_images,
+        "max_val_images": val_images,
         "learning_rate": 0.001,
         "backbone_weights": None,
         "variant": "default",
         "width": None,
         "seed": seed,
+        "selection": "last",
         "results_dir": str(results),
     }
     run = {
+        "schema": 2,
         "model": model,
         "status": "ok",
         "digest": f"{abs(hash(model)) % 16**16:016x}",
         "parameters": parameters,
         "params": params,
         "flops": gflops * 1e9,
+        "model_options": {"width": 0.25},
+        "context": {"module": "bottleneck", "feature_map": [4, 8], "batch_norm": True},
         "data": {
             "root": str(data_root) if data_root else "/nonexistent/synthetic",
-            "synthetic": True,
-            "train_images": 64,
-            "val_images": 24,
+            "synthetic": synthetic,
+            "train_images": train_images,
+            "val_images": val_images,
             "image_size": [128, 256],
             "class_pixel_fraction": dict(
                 zip(CLASS_NAMES, (CLASS_FRACTIONS / CLASS_FRACTIONS.sum()).tolist())
             ),
             "sample_stems": list(STEMS),
         },
-        "evaluation": {"split": "val", "protocol": "full", "resolution": [128, 256]},
+        "training": {
+            "selection": "last",
+            "monitor": "val",
+            "best_epoch": epochs,
+            "steps_per_epoch": train_images // 8,
+            "iterations": epochs * train_images // 8,
+        },
+        "evaluation": {
+            "split": "val",
+            "protocol": "full",
+            "resolution": [128, 256],
+            "input_scale": 0.5,
+        },
         "metrics": metrics,
         "timing": {
             "train_seconds": train_seconds,
-            "train_images_per_second": 64 * epochs / train_seconds,
+            "train_images_per_second": train_images * epochs / train_seconds,
             "inference_images_per_second": speed,
-            "latency_ms": 1000 / speed,
+            "forward_ms_median": 8000 / speed,
+            "forward_ms_iqr": 0.4,
+            "forward_batch": 8,
+            "pipeline_images_per_second": speed / 3,
             "peak_rss_mb": 1830.5,
+            "concurrent_runs": 1,
         },
         "environment": {
             "urbanseg": "0.1.0",
@@ -263,7 +321,6 @@ def make_run(
         },
     }
     write_json(folder / "metrics.json", run)
-    rng = np.random.default_rng(len(model))
     history = pd.DataFrame(
         {
             "epoch": np.arange(1, epochs + 1),
@@ -295,8 +352,8 @@ def make_run(
     return run
 
 
-def make_failed(results: Path, model: str, error: str) -> None:
-    folder = results / model
+def make_failed(results: Path, model: str, error: str, seed: int = 0) -> None:
+    folder = results / model / f"seed-{seed}"
     make_notebook(folder / f"{model}.ipynb", model)
     write_json(
         folder / "failed.json",
@@ -311,12 +368,19 @@ def make_failed(results: Path, model: str, error: str) -> None:
 
 
 def make_results(
-    base: Path, models=("unet", "fcn", "deeplab"), failed=("pspnet",), with_data=True
+    base: Path,
+    models=("unet", "fcn", "deeplab"),
+    failed=("pspnet",),
+    with_data=True,
+    seeds=(0,),
+    **run_options,
 ) -> tuple[Path, Path | None]:
+    """A results folder: every model of ``models`` once per seed, ``failed`` failing."""
     data_root = make_data_tree(base / "cityscapes") if with_data else None
     results = base / "results"
     for model in models:
-        make_run(results, model, data_root)
+        for seed in seeds:
+            make_run(results, model, data_root, seed=seed, **run_options)
     for model in failed:
         make_failed(
             results,

@@ -39,12 +39,19 @@ def test_notebook_runs_and_report_renders(tmp_path):
     )
     assert summary.exit_code == 0, summary.format()
 
-    run = results / "fcn"
+    run = results / "fcn" / "seed-0"
     record = json.loads((run / "metrics.json").read_text())
     assert record["status"] == "ok" and record["model"] == "fcn"
     assert record["parameters"]["epochs"] == 1 and record["parameters"]["width"] == 0.125
     assert record["metrics"]["num_images"] == 4
-    assert record["evaluation"] == {"split": "val", "protocol": "full", "resolution": [64, 128]}
+    assert record["evaluation"] == {
+        "split": "val",
+        "protocol": "full",
+        "resolution": [64, 128],
+        "input_scale": 1.0,
+    }
+    assert record["training"]["selection"] == "last" and record["training"]["best_epoch"] == 1
+    assert (run / "confusion_per_image.npz").is_file()
     assert 0 <= record["metrics"]["miou"] <= 1 and record["params"] > 0 and record["flops"] > 0
     assert len(record["metrics"]["confusion_matrix"]) == 19
     assert record["baseline"]["class"] == max(
@@ -141,7 +148,7 @@ def test_notebook_runs_and_report_renders(tmp_path):
     pdf = paths["pdf"].read_bytes()
     assert pdf.startswith(b"%PDF")
     assert 10 <= pdf_page_count(pdf) <= 20  # cover, contents, seven chapters on their own pages
-    assert (tmp_path / "report" / "notebooks" / "fcn.html").exists()
+    assert (tmp_path / "report" / "notebooks" / "fcn-seed-0.html").exists()
 
 
 @pytest.mark.slow
@@ -167,7 +174,7 @@ def test_a_sixth_model_from_the_template_joins_runner_and_report(tmp_path):
         },
     )
     assert [r.model for r in summary.ran] == ["mine"], summary.format()
-    record = json.loads((results / "mine" / "metrics.json").read_text())
+    record = json.loads((results / "mine" / "seed-0" / "metrics.json").read_text())
     assert record["model_info"]["display_name"] == "Meu modelo"  # the template's model_info
     paths = render_report(results, tmp_path / "report", lang="en", pdf=False)
     html = paths["html"].read_text()

@@ -1,5 +1,5 @@
-"""RunRecord, the one reader and writer of metrics.json and failed.json, and the one summary
-table (results/summary.csv) that `urbanseg run` and `urbanseg report` both write."""
+"""RunRecord, the one reader and writer of metrics.json and failed.json; runs in
+results/<model>/seed-<k>/ (and, from before seeds, results/<model>/)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from fakes import make_results
 
-from urbanseg.cli import main
 from urbanseg.errors import InputError
 from urbanseg.records import (
     SCHEMA_VERSION,
@@ -19,9 +18,8 @@ from urbanseg.records import (
     EvaluationInfo,
     RunRecord,
     Timing,
+    find_run,
     load_records,
-    summary_table,
-    write_summary,
 )
 
 
@@ -29,7 +27,13 @@ def a_record(model="unet", miou=0.25) -> RunRecord:
     return RunRecord(
         model=model,
         digest="0123456789abcdef",
-        parameters={"epochs": 10, "image_height": 128, "image_width": 256, "width": None},
+        parameters={
+            "epochs": 10,
+            "image_height": 128,
+            "image_width": 256,
+            "width": None,
+            "seed": 0,
+        },
         params=np.int64(1_950_000),
         flops=3_100_000_000,
         precision="float32",
@@ -138,38 +142,29 @@ def test_a_folder_without_a_record(tmp_path):
         RunRecord.read(tmp_path)
 
 
-def test_summary_keeps_whole_numbers_whole(tmp_path):
-    records = [a_record("unet"), RunRecord.failure("fcn", "boom")]
-    table = summary_table(records)
-    assert str(table["params"].dtype) == "Int64" and str(table["epochs"].dtype) == "Int64"
-    text = write_summary(records, tmp_path).read_text()
-    header, unet, fcn = text.splitlines()
-    row = dict(zip(header.split(","), unet.split(","), strict=True))
-    assert row["params"] == "1950000" and row["flops"] == "3100000000"
-    assert (row["epochs"], row["image_height"], row["image_width"]) == ("10", "128", "256")
-    assert row["miou"] == "0.25" and row["latency_ms"] == ""
-    assert fcn.startswith("fcn,failed,") and fcn.endswith(",boom")
-
-
-def test_summary_of_hand_edited_values_does_not_crash():
-    typed, edited, fractional = a_record("unet"), a_record("fcn"), a_record("pspnet")
-    edited.parameters = {**edited.parameters, "epochs": "10"}
-    fractional.parameters = {**fractional.parameters, "image_width": 256.5}
-    table = summary_table([typed, edited, fractional, RunRecord.failure("segnet", "boom")])
-    assert list(table["epochs"])[:3] == [10, 10, 10] and str(table["epochs"].dtype) == "Int64"
-    assert str(table["image_width"].dtype) == "float64"  # not whole: left as it is
-
-
-def test_report_writes_the_summary_of_the_records(tmp_path, capsys):
-    """`urbanseg report` writes summary.csv as write_summary does (the runner's path is
-    compared byte for byte in test_runner)."""
-    results, _ = make_results(tmp_path)
-    report_dir = tmp_path / "report"
-    assert (
-        main(["-q", "report", "--results", str(results), "--out", str(report_dir), "--no-pdf"]) == 0
+def test_runs_are_found_per_seed_and_before_seeds(tmp_path):
+    results, _ = make_results(
+        tmp_path, models=("unet", "fcn"), failed=(), seeds=(0, 1), with_data=False
     )
-    by_report = (results / "summary.csv").read_bytes()
-    (results / "summary.csv").unlink()
-    write_summary(load_records(results), results)  # what `urbanseg run` calls after its runs
-    assert (results / "summary.csv").read_bytes() == by_report
-    assert b",4,64,128," in by_report  # epochs, image_height, image_width as integers
+    legacy = results / "segnet"  # a results folder written before seeds existed
+    a_record("segnet").write(legacy)
+    records = load_records(results)
+    assert [(r.model, r.seed) for r in records] == [
+        ("unet", 0),
+        ("unet", 1),
+        ("segnet", 0),
+        ("fcn", 0),
+        ("fcn", 1),
+    ]
+    assert records[1].folder == results / "unet" / "seed-1"
+
+
+def test_find_run_names_the_run_a_user_means(tmp_path):
+    results, _ = make_results(tmp_path, models=("unet",), failed=(), seeds=(0, 1), with_data=False)
+    assert find_run(results / "unet" / "seed-1") == results / "unet" / "seed-1"
+    with pytest.raises(InputError, match="2 runs .seed-0, seed-1.; name one"):
+        find_run(results / "unet")
+    (results / "unet" / "seed-1" / "metrics.json").unlink()
+    assert find_run(results / "unet") == results / "unet" / "seed-0"
+    with pytest.raises(InputError, match="no run here"):
+        find_run(tmp_path)

@@ -26,10 +26,11 @@ config = RunConfig.from_dict({name: globals()[name] for name in parameter_names(
 
 WRITE_METRICS = """\
 model = {model!r}
-folder = pathlib.Path(config.results_dir) / model
+folder = pathlib.Path(config.results_dir) / model / f"seed-{{config.seed}}"
 folder.mkdir(parents=True, exist_ok=True)
 metrics = {{"model": model, "status": "ok", "digest": config.digest(model), "metrics": {{"miou": 0.5}},
-           "parameters": config.to_dict(), "cwd": os.getcwd()}}
+           "parameters": config.to_dict(), "cwd": os.getcwd(),
+           "concurrent": os.environ.get("URBANSEG_CONCURRENT_RUNS")}}
 (folder / "metrics.json.tmp").write_text(json.dumps(metrics))
 os.replace(folder / "metrics.json.tmp", folder / "metrics.json")"""
 
@@ -80,10 +81,10 @@ def expected_digest(model, **overrides):
 @pytest.mark.slow
 def test_failure_is_recorded_and_the_other_model_runs(project, kernel):
     results = project / "results"
-    (results / "bad").mkdir(parents=True)
-    (results / "bad" / "metrics.json").write_text('{"status": "ok"}')  # an old success
-    (results / "ok").mkdir()
-    (results / "ok" / "failed.json").write_text("{}")  # an old failure
+    (results / "bad" / "seed-0").mkdir(parents=True)
+    (results / "bad" / "seed-0" / "metrics.json").write_text('{"status": "ok"}')  # an old success
+    (results / "ok" / "seed-0").mkdir(parents=True)
+    (results / "ok" / "seed-0" / "failed.json").write_text("{}")  # an old failure
 
     summary = run_models(["bad", "ok"], parameters={"epochs": 2}, progress=False)
 
@@ -91,23 +92,27 @@ def test_failure_is_recorded_and_the_other_model_runs(project, kernel):
     assert [run.model for run in summary.failed] == ["bad"]
     assert summary.exit_code == 1
     assert summary.failed[0].error == "ValueError: boom"
-    metrics = read_json(results / "ok" / "metrics.json")
+    metrics = read_json(results / "ok" / "seed-0" / "metrics.json")
     assert metrics["digest"] == expected_digest("ok", epochs=2)
     assert metrics["parameters"]["epochs"] == 2 and metrics["parameters"]["image_height"] == 64
     assert metrics["cwd"] == str(project)
-    assert not (results / "ok" / "failed.json").exists()
-    assert (results / "ok" / "ok.ipynb").exists()
+    assert metrics["concurrent"] == "1"  # what the run records beside its speed
+    assert not (results / "ok" / "seed-0" / "failed.json").exists()
+    assert (results / "ok" / "seed-0" / "ok.ipynb").exists()
 
-    failed = read_json(results / "bad" / "failed.json")
+    failed = read_json(results / "bad" / "seed-0" / "failed.json")
     assert failed["model"] == "bad" and failed["error"] == "ValueError: boom"
     assert "boom" in failed["traceback"] and "\x1b[" not in failed["traceback"]
-    assert failed["notebook"] == os.path.join("results", "bad", "bad.ipynb")
+    assert failed["notebook"] == os.path.join("results", "bad", "seed-0", "bad.ipynb")
     assert failed["date"]
-    assert not (results / "bad" / "metrics.json").exists()
-    kept = nbformat.read(results / "bad" / "bad.ipynb", as_version=4)
+    assert not (results / "bad" / "seed-0" / "metrics.json").exists()
+    kept = nbformat.read(results / "bad" / "seed-0" / "bad.ipynb", as_version=4)
     assert any("papermill-error-cell-tag" in cell.metadata.get("tags", []) for cell in kept.cells)
     assert kept.metadata.papermill.output_path == failed["notebook"]
-    assert sorted(path.name for path in (results / "bad").iterdir()) == ["bad.ipynb", "failed.json"]
+    assert sorted(path.name for path in (results / "bad" / "seed-0").iterdir()) == [
+        "bad.ipynb",
+        "failed.json",
+    ]
 
     table = summary.format()
     assert "FAILED" in table and "ValueError: boom" in table
@@ -116,7 +121,7 @@ def test_failure_is_recorded_and_the_other_model_runs(project, kernel):
 
 @pytest.mark.slow
 def test_complete_results_are_skipped_unless_forced_or_changed(project, kernel):
-    metrics = project / "out" / "ok" / "metrics.json"
+    metrics = project / "out" / "ok" / "seed-0" / "metrics.json"
     assert run_models(["ok"], results_dir="out", progress=False).exit_code == 0
     os.utime(metrics, (1_000_000, 1_000_000))
 
@@ -140,8 +145,33 @@ def test_jobs_run_at_once(project, kernel):
     assert [run.model for run in summary.runs] == ["bad", "ok"]
     assert [run.model for run in summary.ran] == ["ok"]
     assert summary.failed[0].error == "ValueError: boom"
-    assert (project / "results" / "bad" / "failed.json").exists()
-    assert (project / "results" / "ok" / "metrics.json").exists()
+    assert (project / "results" / "bad" / "seed-0" / "failed.json").exists()
+    assert read_json(project / "results" / "ok" / "seed-0" / "metrics.json")["concurrent"] == "2"
+
+
+@pytest.mark.slow
+def test_every_seed_is_a_run_of_its_own(project, kernel):
+    summary = run_models(["ok", "bad"], seeds=[0, 2], progress=False)
+    assert [(run.model, run.seed, run.status) for run in summary.runs] == [
+        ("ok", 0, "ok"),
+        ("ok", 2, "ok"),
+        ("bad", 0, "failed"),
+        ("bad", 2, "failed"),
+    ]
+    for seed in (0, 2):
+        record = read_json(project / "results" / "ok" / f"seed-{seed}" / "metrics.json")
+        assert record["parameters"]["seed"] == seed
+        assert record["digest"] == expected_digest("ok", seed=seed)
+        assert (project / "results" / "bad" / f"seed-{seed}" / "failed.json").exists()
+    again = run_models(["ok"], seeds=[0, 2, 3], progress=False)  # seed 3 is new
+    assert [(run.seed, run.status) for run in again.runs] == [
+        (0, "skipped"),
+        (2, "skipped"),
+        (3, "ok"),
+    ]
+    assert "seed" in summary.format().splitlines()[0]
+    with pytest.raises(InputError, match="seed 'x': expected a whole number"):
+        run_models(["ok"], seeds=["x"], progress=False)
 
 
 @pytest.mark.slow
@@ -151,9 +181,9 @@ def test_a_dead_worker_fails_the_model_but_leaves_its_results(project, kernel, m
     summary = run_models(["ok", "bad"], jobs=2, force=True, progress=False)
     assert [run.model for run in summary.failed] == ["ok", "bad"]
     assert summary.failed[0].error == "worker process exited with status 1: no output"
-    assert (project / "results" / "ok" / "metrics.json").exists()
-    assert not (project / "results" / "ok" / "failed.json").exists()
-    assert not (project / "results" / "bad").exists()
+    assert (project / "results" / "ok" / "seed-0" / "metrics.json").exists()
+    assert not (project / "results" / "ok" / "seed-0" / "failed.json").exists()
+    assert not (project / "results" / "bad" / "seed-0").exists()
 
 
 @pytest.mark.slow
@@ -161,8 +191,8 @@ def test_a_cell_over_the_timeout_fails_and_keeps_the_notebook(project, kernel):
     write_notebook(project / "notebooks" / "slow.ipynb", "import time; time.sleep(30)")
     summary = run_models(["slow"], timeout=1, progress=False)
     assert summary.failed[0].error.startswith("CellTimeoutError")
-    assert (project / "results" / "slow" / "slow.ipynb").exists()
-    assert read_json(project / "results" / "slow" / "failed.json")["notebook"]
+    assert (project / "results" / "slow" / "seed-0" / "slow.ipynb").exists()
+    assert read_json(project / "results" / "slow" / "seed-0" / "failed.json")["notebook"]
 
 
 @pytest.mark.slow
@@ -194,15 +224,16 @@ def test_run_command_reads_params_file_then_overrides(project, kernel, capsys):
         "out",
     ]
     assert main(argv) == 0
-    parameters = read_json(project / "out" / "ok" / "metrics.json")["parameters"]
+    parameters = read_json(project / "out" / "ok" / "seed-3" / "metrics.json")["parameters"]
     assert parameters["epochs"] == 5 and parameters["learning_rate"] == 0.01
     assert parameters["seed"] == 3 and parameters["width"] == 0.5
     assert parameters["data_root"] == "001"  # text parameters keep their text
     assert parameters["results_dir"] == "out"
     assert "0 failed" in capsys.readouterr().out
     summary = (project / "out" / "summary.csv").read_text().splitlines()
-    assert summary[0].startswith("model,status,miou") and summary[1].startswith("ok,ok,")
-    assert ",5,64,64," in summary[1]  # epochs and the size as integers, not 5.0
+    assert summary[0].startswith("model,status,seeds,miou_mean")
+    assert summary[1].startswith("ok,ok,1,0.5,")
+    assert summary[1].endswith(",5,64,64,")  # epochs and the size as integers, not 5.0
     by_run = (project / "out" / "summary.csv").read_bytes()
     assert main(["-q", "report", "--results", "out", "--out", "report", "--no-pdf"]) == 0
     assert (project / "out" / "summary.csv").read_bytes() == by_run  # one writer, same bytes
@@ -272,8 +303,8 @@ def test_summary_format_and_exit_code():
     summary = RunSummary([ModelRun("unet", "ok", 12.34), ModelRun("fcn", "skipped")])
     assert summary.exit_code == 0
     lines = summary.format().splitlines()
-    assert lines[0].split() == ["model", "status", "seconds", "error"]
-    assert lines[1].split() == ["unet", "ok", "12.3"]
-    assert lines[2].split() == ["fcn", "skipped", "-"]
+    assert lines[0].split() == ["model", "seed", "status", "seconds", "error"]
+    assert lines[1].split() == ["unet", "0", "ok", "12.3"]
+    assert lines[2].split() == ["fcn", "0", "skipped", "-"]
     assert lines[-1] == "1 ran, 1 skipped, 0 failed"
     assert set(parameter_names()) == set(NOTEBOOK_DEFAULTS)

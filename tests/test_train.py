@@ -75,16 +75,28 @@ def test_poly_schedule_decays_to_zero():
         make_optimizer(0.01, 10, schedule="cosine")
 
 
-def test_fit_records_history_keeps_the_best_model_and_learns(tiny_tree, tmp_path):
+class _WeightsPerEpoch(keras.callbacks.Callback):
+    """The model's weights at the end of every epoch (after urbanseg's own callback)."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append([w.copy() for w in self.model.get_weights()])
+
+
+def _same_weights(first, second) -> bool:
+    return all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+
+
+def test_fit_records_history_and_learns_and_keeps_the_last_epoch(tiny_tree, tmp_path):
+    """selection="last": the weights after fit are the final epoch's; none chosen, none saved."""
     keras.utils.set_random_seed(0)
     samples = data.find_samples(tiny_tree, "train")
     train = data.make_dataset(samples, (32, 64), 2, training=False, progress=False)
     val = data.make_dataset(samples[:2], (32, 64), 2, progress=False)
-    inputs = keras.Input((32, 64, 3))
-    x = layers.Rescaling(1 / 255)(inputs)
-    x = layers.Conv2D(8, 3, padding="same", activation="relu")(x)
-    model = keras.Model(inputs, layers.Conv2D(19, 1)(x), name="tiny")
-    best = tmp_path / "model.keras"
+    model, epochs = _tiny_model(), _WeightsPerEpoch()
     history = fit(
         model,
         train,
@@ -92,7 +104,8 @@ def test_fit_records_history_keeps_the_best_model_and_learns(tiny_tree, tmp_path
         epochs=3,
         learning_rate=0.05,
         steps_per_epoch=3,
-        best_path=best,
+        best_path=tmp_path / "model.keras",
+        callbacks=[epochs],
         progress=False,
     )
     assert isinstance(history, pd.DataFrame) and list(history.columns) == list(HISTORY_COLUMNS)
@@ -100,13 +113,48 @@ def test_fit_records_history_keeps_the_best_model_and_learns(tiny_tree, tmp_path
     assert history["loss"].iloc[-1] < history["loss"].iloc[0]
     assert ((history["val_miou"] >= 0) & (history["val_miou"] <= 1)).all()
     assert history["learning_rate"].iloc[-1] == pytest.approx(0.0, abs=1e-9)
-    assert best.exists()
-    restored = keras.saving.load_model(best, compile=False)
-    batch = next(iter(val))[0]
-    # the model ends with the best epoch's weights, the ones saved
-    np.testing.assert_allclose(
-        restored.predict_on_batch(batch), model.predict_on_batch(batch), rtol=1e-5, atol=1e-5
+    assert (history["monitor_seconds"] > 0).all()
+    assert (history["monitor_seconds"] < history["seconds"]).all()
+    assert _same_weights(model.get_weights(), epochs.weights[-1])
+    assert not (tmp_path / "model.keras").exists()  # nothing was selected
+
+
+def test_fit_selecting_on_a_holdout_restores_the_best_epoch(tiny_tree, tmp_path):
+    """select_best: the weights after fit are those of the epoch with the best monitored mIoU,
+    saved at best_path."""
+    keras.utils.set_random_seed(1)
+    samples = data.find_samples(tiny_tree, "train")
+    train = data.make_dataset(samples, (32, 64), 2, training=True, progress=False)
+    holdout = data.make_dataset(samples[-2:], (32, 64), 2, progress=False)
+    model, epochs = _tiny_model(), _WeightsPerEpoch()
+    history = fit(
+        model,
+        train,
+        holdout,
+        epochs=4,
+        learning_rate=0.5,  # a rate high enough for the monitored mIoU to go up and down
+        steps_per_epoch=3,
+        select_best=True,
+        best_path=tmp_path / "model.keras",
+        callbacks=[epochs],
+        progress=False,
     )
+    best = int(history["val_miou"].to_numpy().argmax())
+    assert best < len(history) - 1  # an earlier epoch: the weights had to be restored
+    assert _same_weights(model.get_weights(), epochs.weights[best])
+    saved = keras.saving.load_model(tmp_path / "model.keras", compile=False)
+    assert _same_weights(saved.get_weights(), epochs.weights[best])
+    with pytest.raises(ValueError, match="select_best needs best_path"):
+        fit(
+            model,
+            train,
+            holdout,
+            epochs=1,
+            learning_rate=0.1,
+            steps_per_epoch=1,
+            select_best=True,
+            progress=False,
+        )
 
 
 class _Interrupt(keras.callbacks.Callback):

@@ -80,9 +80,10 @@ def cmd_run(args) -> int:
     """Parameters from -f, then -p, then --root/--results; prints the summary and returns 0, or
     1 if a model failed. Bad parameters raise InputError (status 2) before anything runs."""
     from .config import load_parameters_file
-    from .records import load_records, write_summary
+    from .records import load_records
     from .runner import logger as runner_log
     from .runner import run_models
+    from .summary import write_summary
 
     parameters = load_parameters_file(args.params_file) if args.params_file else {}
     parameters.update(dict(args.parameters))  # RunConfig checks and converts the text
@@ -94,6 +95,7 @@ def cmd_run(args) -> int:
         args.models or None,
         results_dir=args.results,
         parameters=parameters,
+        seeds=args.seeds,
         jobs=args.jobs,
         force=args.force,
         notebooks_dir=args.notebooks,
@@ -208,6 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
         dest="params_file",
         metavar="PARAMS.yaml",
         help="notebook parameters from a YAML mapping (-p wins)",
+    )
+    p.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        metavar="K",
+        help="run every model once per seed, into RESULTS/MODEL/seed-K/ (default: one run, "
+        "with the seed parameter)",
     )
     p.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default 1)")
     p.add_argument(

@@ -17,6 +17,9 @@ import yaml
 
 from .errors import InputError
 
+# Which weights are scored: never chosen on the split that is reported.
+SELECTIONS = ("last", "holdout")
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -31,7 +34,8 @@ class RunConfig:
     backbone_weights: str | None = None  # None, "imagenet" or a weights file (DeepLab, PSPNet)
     variant: str = "default"  # "seed": the original notebook's U-Net, SegNet, FCN
     width: float | None = None  # channel multiplier; None: the model's CPU-friendly default
-    seed: int = 0
+    seed: int = 0  # initialisation, data order, augmentation; the images are the same
+    selection: str = "last"  # "last": the final weights; "holdout": best epoch on held-out cities
     results_dir: str = "results"
 
     @classmethod
@@ -61,6 +65,10 @@ class RunConfig:
                 raise InputError(f"{name}={value}: must be at least 1, or None for the whole split")
         if not self.learning_rate > 0:
             raise InputError(f"learning_rate={self.learning_rate}: must be positive")
+        if self.selection not in SELECTIONS:
+            raise InputError(
+                f"selection={self.selection!r}: must be one of {', '.join(map(repr, SELECTIONS))}"
+            )
         if self.variant not in ("default", "seed"):
             raise InputError(f"variant={self.variant!r}: must be 'default' or 'seed'")
         if self.width is not None and not self.width > 0:

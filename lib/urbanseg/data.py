@@ -124,6 +124,34 @@ def select_samples(samples: list[Sample], max_images: int | None, seed: int = 0)
     return sorted(chosen, key=lambda s: s.stem)
 
 
+def holdout_split(
+    samples: list[Sample], fraction: float = 0.1
+) -> tuple[list[Sample], list[Sample]]:
+    """Split training samples into (train, holdout) by whole cities, about ``fraction`` of the
+    images held out: the smallest cities first (ties by name), so the choice depends only on the
+    data set, the same for every model and seed. Frames of one drive never land on both sides.
+    The holdout is where ``selection="holdout"`` picks its epoch; the val split stays unseen.
+    """
+    by_city: dict[str, list[Sample]] = defaultdict(list)
+    for sample in samples:
+        by_city[sample.city].append(sample)
+    if len(by_city) < 2:
+        raise InputError(
+            f"selection='holdout' needs at least two train cities to hold one out; found "
+            f"{len(by_city)} ({_short_list(sorted(by_city))})"
+        )
+    held: list[str] = []
+    for city in sorted(by_city, key=lambda c: (len(by_city[c]), c)):
+        if held and sum(len(by_city[c]) for c in held) >= fraction * len(samples):
+            break
+        if len(held) == len(by_city) - 1:  # keep a city to train on
+            break
+        held.append(city)
+    train = [s for s in samples if s.city not in held]
+    holdout = [s for s in samples if s.city in held]
+    return train, holdout
+
+
 def stem_of(path: str | Path) -> str | None:
     """The ``city_seq_frame`` part of a Cityscapes file name, or None."""
     match = STEM_PATTERN.search(Path(path).name)

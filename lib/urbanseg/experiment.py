@@ -13,7 +13,6 @@ Everything lands in ``results/<model>/`` (docs/results.md), each file written at
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -30,9 +29,10 @@ keras = import_keras()
 from . import catalog, data, models
 from .atomic import write_atomically
 from .config import RunConfig
+from .costs import concurrent_runs, count_flops, measure_forward, peak_gpu_mb, peak_rss_mb
 from .environment import environment, gpus
 from .errors import InputError
-from .inference import count_flops, evaluate_model, measure_inference, peak_rss_mb
+from .inference import evaluate_model
 from .labels import CLASS_NAMES, NUM_CLASSES
 from .losses import median_frequency_weights
 from .metrics import majority_baseline
@@ -41,10 +41,13 @@ from .records import (
     Baseline,
     DataInfo,
     EvaluationInfo,
+    PerImage,
     RunRecord,
     Timing,
+    TrainingInfo,
+    run_folder,
 )
-from .train import choose_precision, class_pixel_counts, fit, set_determinism
+from .train import choose_precision, class_pixel_counts, fit, save_model, set_determinism
 
 log = logging.getLogger(__name__)
 
@@ -99,33 +102,54 @@ class Experiment:
             self.synthetic = self.root.resolve() == default_dataset_root().resolve()
         set_determinism(config.seed, deterministic)
         self.precision = choose_precision(bool(gpus()))
-        self.train_samples = data.select_samples(
-            data.find_samples(self.root, "train"), config.max_train_images, config.seed
-        )
+        # The images do not depend on the seed: every seed and model sees the same ones.
+        train = data.find_samples(self.root, "train")
+        self.holdout_samples: list[data.Sample] = []
+        if config.selection == "holdout":
+            train, holdout = data.holdout_split(train)
+            self.holdout_samples = data.select_samples(holdout, config.max_val_images, seed=0)
+        self.train_samples = data.select_samples(train, config.max_train_images, seed=0)
         self.val_samples = data.select_samples(
-            data.find_samples(self.root, "val"), config.max_val_images, config.seed
+            data.find_samples(self.root, "val"), config.max_val_images, seed=0
         )
         sample_stems = data.select_samples(self.val_samples, NUM_SAMPLE_IMAGES, seed=0)
         self.sample_stems = [s.stem for s in sample_stems]
-        self.out = Path(config.results_dir) / model_name
+        self.out = run_folder(config.results_dir, model_name, config.seed)
         self.model: keras.Model | None = None
         self.history: pd.DataFrame | None = None
         self.metrics: dict | None = None
         self.timing: dict[str, float] = {}
-        self._train_data = self._val_data = None
+        self.training = TrainingInfo(
+            selection=config.selection,
+            monitor="holdout" if self.holdout_samples else "val",
+            holdout_cities=sorted({s.city for s in self.holdout_samples}),
+            monitor_images=len(self.holdout_samples or self.val_samples),
+        )
+        self._train_data = self._monitor_data = None
         log.info(
-            "%s: %d train and %d val images from %s%s",
+            "%s, seed %d: %d train and %d val images from %s%s%s",
             model_name,
+            config.seed,
             len(self.train_samples),
             len(self.val_samples),
             self.root,
             " (synthetic)" if self.synthetic else "",
+            f"; best epoch chosen on {len(self.holdout_samples)} images of "
+            f"{', '.join(self.training.holdout_cities)} (held out of train)"
+            if self.holdout_samples
+            else "",
         )
 
     # -- data ---------------------------------------------------------------------------------
 
+    @property
+    def monitor_samples(self) -> list[data.Sample]:
+        """The images scored after every epoch: the held-out train cities when the best epoch
+        is chosen on them, else the val split (for the curves only: nothing is chosen on it)."""
+        return self.holdout_samples or self.val_samples
+
     def datasets(self):
-        """The training and validation ``tf.data`` pipelines (built once, cached on disk)."""
+        """The training and monitoring ``tf.data`` pipelines (built once, cached on disk)."""
         if self._train_data is None:
             cfg = self.config
             self._train_data = data.make_dataset(
@@ -136,10 +160,10 @@ class Experiment:
                 seed=cfg.seed,
                 progress=self.progress,
             )
-            self._val_data = data.make_dataset(
-                self.val_samples, self.size, cfg.batch_size, progress=self.progress
+            self._monitor_data = data.make_dataset(
+                self.monitor_samples, self.size, cfg.batch_size, progress=self.progress
             )
-        return self._train_data, self._val_data
+        return self._train_data, self._monitor_data
 
     def data_summary(self) -> pd.DataFrame:
         """Images per split and city of this run."""
@@ -150,7 +174,8 @@ class Experiment:
         return pd.DataFrame(rows)
 
     def original_size(self) -> tuple[int, int]:
-        with Image.open(self.val_samples[0].image) as image:
+        """(H, W) of the data set's images (read from a training image's header)."""
+        with Image.open(self.train_samples[0].image) as image:
             return image.height, image.width
 
     def class_frequencies(self) -> dict[str, float]:
@@ -165,8 +190,15 @@ class Experiment:
             self._class_stats = class_pixel_counts(np.asarray(Image.open(p)) for p in mask_paths)
         return self._class_stats
 
+    def training_examples(self, count: int = NUM_SAMPLE_IMAGES) -> tuple[np.ndarray, np.ndarray]:
+        """RGB images and train-id masks of a few training images, at the training size."""
+        chosen = data.select_samples(self.train_samples, count, seed=0)
+        pairs = [data.load_pair(s, self.size) for s in chosen]
+        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
     def sample_batch(self, count: int = NUM_SAMPLE_IMAGES) -> tuple[np.ndarray, np.ndarray]:
-        """RGB images and train-id masks of the fixed sample val images, at the training size."""
+        """RGB images and train-id masks of the fixed sample val images, at the training size
+        (for the figures of the predictions, after :meth:`evaluate`)."""
         chosen = [s for s in self.val_samples if s.stem in self.sample_stems][:count]
         pairs = [data.load_pair(s, self.size) for s in chosen]
         return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
@@ -207,10 +239,16 @@ class Experiment:
         model = self._require_model()
         return {"params": int(model.count_params()), "flops": int(count_flops(model))}
 
+    def context(self) -> dict:
+        """Where the model gathers context and on what feature map (urbanseg.models.context_of)."""
+        return models.context_of(self._require_model())
+
     # -- training and evaluation ----------------------------------------------------------------
 
     def train(self, *, class_weights=None, schedule: str = "poly") -> pd.DataFrame:
-        """Fit for ``epochs``; the best epoch's weights (val mIoU) are kept in model.keras.
+        """Fit for ``epochs``; the weights scored and kept in model.keras are the final epoch's
+        (``selection="last"``) or the best epoch's on the held-out train cities
+        (``"holdout"``), never chosen on the val split that is reported.
 
         ``class_weights``: None (every pixel counts the same), ``"median"`` (median-frequency
         balancing computed from the training labels) or one weight per class.
@@ -223,37 +261,50 @@ class Experiment:
                 )
             class_weights = median_frequency_weights(*self._class_statistics())
             log.info("median-frequency class weights: %s", np.round(class_weights, 2).tolist())
-        train_data, val_data = self.datasets()
+        train_data, monitor_data = self.datasets()
         steps = max(len(self.train_samples) // cfg.batch_size, 1)
         self.out.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
+        select_best = cfg.selection == "holdout"
         self.history = fit(
             model,
             train_data,
-            val_data,
+            monitor_data,
             epochs=cfg.epochs,
             learning_rate=cfg.learning_rate,
             steps_per_epoch=steps,
             class_weights=class_weights,
             schedule=schedule,
+            select_best=select_best,
             best_path=self.out / "model.keras",
             checkpoint_dir=self.out,
             run_id=self.config.digest(self.model_name),
             progress=self.progress,
         )
-        seconds = time.perf_counter() - started
+        if select_best:
+            self.training.best_epoch = int(
+                self.history.loc[self.history["val_miou"].idxmax(), "epoch"]
+            )
+        else:
+            self.training.best_epoch = cfg.epochs
+            save_model(model, self.out / "model.keras")
+        self.training.steps_per_epoch, self.training.iterations = steps, steps * cfg.epochs
+        seconds = float(self.history["seconds"].sum())
+        monitor = float(self.history["monitor_seconds"].fillna(0).sum())
         self.timing.update(
-            train_seconds=seconds,
-            train_images_per_second=cfg.epochs * steps * cfg.batch_size / seconds,
+            train_seconds=seconds - monitor,
+            monitor_seconds=monitor,
+            train_images_per_second=cfg.epochs * steps * cfg.batch_size / (seconds - monitor),
         )
         write_atomically(self.out / HISTORY_FILE, self.history.to_csv(index=False))
         return self.history
 
     def evaluate(self, protocol: str = "full") -> dict:
-        """Score the model on the whole (selected) val split; keep the sample predictions."""
+        """Score the model on the whole (selected) val split, the first time it sees those
+        images; keep each image's confusion matrix and the sample predictions; measure the
+        forward pass's speed."""
         model = self._require_model()
         self.protocol = protocol
-        self.metrics, kept = evaluate_model(
+        evaluation = evaluate_model(
             model,
             self.val_samples,
             self.size,
@@ -262,9 +313,14 @@ class Experiment:
             keep=set(self.sample_stems),
             progress=self.progress,
         )
-        for stem, prediction in kept.items():
+        self.metrics = evaluation.metrics
+        PerImage(evaluation.stems, evaluation.cities, evaluation.per_image).write(self.out)
+        for stem, prediction in evaluation.kept.items():
             data.write_png(self.out / "samples" / f"{stem}.png", prediction)
-        self.timing.update(measure_inference(model, self.size, batch_size=self.config.batch_size))
+        self.timing.update(
+            measure_forward(model, self.size, batch_size=self.config.batch_size),
+            pipeline_images_per_second=evaluation.pipeline_images_per_second,
+        )
         return self.metrics
 
     def majority_baseline(self) -> dict:
@@ -294,7 +350,9 @@ class Experiment:
         """Write metrics.json (last, atomically): the run is complete."""
         if self.metrics is None:
             raise RuntimeError("finish() needs evaluate() first")
-        self.timing["peak_rss_mb"] = peak_rss_mb()
+        self.timing.update(
+            peak_rss_mb=peak_rss_mb(), gpu_peak_mb=peak_gpu_mb(), concurrent_runs=concurrent_runs()
+        )
         baseline = self.majority_baseline()
         original_size = self.original_size()
         record = RunRecord(
@@ -306,6 +364,7 @@ class Experiment:
             model_options=getattr(self, "model_options", {}),
             model_info=self.model_info,
             precision=self.precision,
+            context=self.context(),
             data=DataInfo(
                 root=str(self.root.resolve()),
                 synthetic=self.synthetic,
@@ -315,10 +374,12 @@ class Experiment:
                 class_pixel_fraction=self.class_frequencies(),
                 sample_stems=self.sample_stems,
             ),
+            training=self.training,
             evaluation=EvaluationInfo(
                 split="val",
                 protocol=self.protocol,
                 resolution=original_size if self.protocol == "full" else self.size,
+                input_scale=self.size[0] / original_size[0],
             ),
             metrics=self.metrics,
             baseline=Baseline(baseline["class"], baseline["miou"], baseline["pixel_accuracy"]),

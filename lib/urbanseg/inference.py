@@ -16,11 +16,12 @@ Protocols (recorded in metrics.json under "evaluation"):
 from __future__ import annotations
 
 import logging
+import math
 import os
-import resource
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -31,7 +32,7 @@ from .data import Sample, find_samples, read_png, read_train_ids, resize, write_
 from .errors import InputError
 from .labels import NUM_CLASSES, TRAINID_TO_ID
 from .metrics import ConfusionMatrix
-from .records import METRICS_FILE, RunRecord
+from .records import METRICS_FILE, RunRecord, find_run
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,22 @@ def predict_logits(model: keras.Model, images: np.ndarray, out_size=None) -> np.
     return ops.convert_to_numpy(logits)
 
 
+@dataclass
+class Evaluation:
+    """What ``evaluate_model`` measured on a split."""
+
+    metrics: dict  # docs/results.md, over every image
+    stems: list[str]  # the images, in order
+    cities: list[str]
+    per_image: np.ndarray  # (images, 19, 20) int64: each image's confusion matrix
+    kept: dict[str, np.ndarray]  # predicted train ids of the ``keep`` stems, training size
+    pipeline_seconds: float  # decode, resize, forward, upsample and argmax; not the scoring
+
+    @property
+    def pipeline_images_per_second(self) -> float:
+        return len(self.stems) / self.pipeline_seconds if self.pipeline_seconds else math.nan
+
+
 def evaluate_model(
     model: keras.Model,
     samples: list[Sample],
@@ -69,15 +86,18 @@ def evaluate_model(
     batch_size: int = 4,
     keep: set[str] | None = None,
     progress: bool = True,
-) -> tuple[dict, dict[str, np.ndarray]]:
-    """The metrics of docs/results.md for ``model`` on ``samples``, and the predicted train ids (at
-    the training resolution) of the stems listed in ``keep`` (for the sample figures)."""
+) -> Evaluation:
+    """The metrics of docs/results.md for ``model`` on ``samples``, each image's confusion
+    matrix (so that bootstrap intervals can be computed from the results alone), and the
+    predicted train ids (at the training resolution) of the stems listed in ``keep``."""
     from tqdm import tqdm
 
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol={protocol!r}: expected one of {PROTOCOLS}")
-    matrix, kept = ConfusionMatrix(NUM_CLASSES), {}
+    matrix, kept, per_image = ConfusionMatrix(NUM_CLASSES), {}, []
     keep = keep or set()
+    scoring = 0.0
+    started = time.perf_counter()
     with (
         ThreadPoolExecutor(os.cpu_count() or 2) as pool,
         tqdm(
@@ -102,9 +122,22 @@ def evaluate_model(
                 full = logits[offset]
                 if full.shape[:2] != gt.shape:
                     full = predict_resize(full, gt.shape)
-                matrix.update(gt, full.argmax(-1).astype(np.uint8), instances)
+                prediction = full.argmax(-1).astype(np.uint8)
+                scored = time.perf_counter()
+                one = ConfusionMatrix(NUM_CLASSES)
+                one.update(gt, prediction, instances)
+                per_image.append(one.matrix)
+                matrix.merge(one)
+                scoring += time.perf_counter() - scored
             bar.update(len(chunk))
-    return matrix.compute(), kept
+    return Evaluation(
+        metrics=matrix.compute(),
+        stems=[sample.stem for sample in samples],
+        cities=[sample.city for sample in samples],
+        per_image=np.stack(per_image) if per_image else np.zeros((0, NUM_CLASSES, NUM_CLASSES + 1)),
+        kept=kept,
+        pipeline_seconds=time.perf_counter() - started - scoring,
+    )
 
 
 def predict_resize(logits: np.ndarray, size) -> np.ndarray:
@@ -114,73 +147,6 @@ def predict_resize(logits: np.ndarray, size) -> np.ndarray:
     )[0]
 
 
-def measure_inference(
-    model: keras.Model, size: tuple[int, int], *, batch_size: int = 8, repeats: int = 3
-) -> dict[str, float]:
-    """Batched throughput (images/s) and single-image latency (ms), after a warm-up call."""
-    batch = np.random.default_rng(0).uniform(0, 255, (batch_size, *size, 3)).astype(np.float32)
-    model.predict_on_batch(batch)
-    model.predict_on_batch(batch[:1])
-    started = time.perf_counter()
-    for _ in range(repeats):
-        model.predict_on_batch(batch)
-    throughput = repeats * batch_size / (time.perf_counter() - started)
-    latencies = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        model.predict_on_batch(batch[:1])
-        latencies.append(time.perf_counter() - started)
-    return {
-        "inference_images_per_second": throughput,
-        "latency_ms": 1000 * float(np.median(latencies)),
-    }
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)
-
-
-def count_flops(model: keras.Model) -> int:
-    """Floating-point operations of one forward pass per image (2 per multiply-add), counted from
-    the convolution and dense layers' shapes: backend-agnostic, and enough to compare models
-    (normalisation, activations and resizing are not counted)."""
-    total = 0
-    for layer in _leaf_layers(model):
-        try:
-            out_shape = layer.output.shape
-        except (AttributeError, ValueError):
-            continue
-        if isinstance(out_shape, list):
-            out_shape = out_shape[0]
-        spatial = int(np.prod([d for d in out_shape[1:-1] if d is not None]) or 1)
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
-            kernel = layer.kernel.shape  # kh, kw, cin, multiplier
-            total += 2 * spatial * int(np.prod(kernel))
-        elif isinstance(layer, keras.layers.Conv2DTranspose):
-            kernel = layer.kernel.shape  # kh, kw, cout, cin
-            in_shape = layer.input.shape
-            total += 2 * int(np.prod(in_shape[1:-1])) * int(np.prod(kernel))
-        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.SeparableConv2D)):
-            if isinstance(layer, keras.layers.SeparableConv2D):
-                total += 2 * spatial * int(np.prod(layer.depthwise_kernel.shape))
-                total += 2 * spatial * int(np.prod(layer.pointwise_kernel.shape))
-            else:
-                total += 2 * spatial * int(np.prod(layer.kernel.shape)) // max(layer.groups, 1)
-        elif isinstance(layer, keras.layers.Dense):
-            total += 2 * spatial * int(np.prod(layer.kernel.shape))
-    return total
-
-
-def _leaf_layers(model):
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from _leaf_layers(layer)
-        else:
-            yield layer
-
-
 def predict_split(
     run_dir: str | Path, root: str | Path, split: str, out: str | Path, *, progress: bool = True
 ) -> int:
@@ -188,11 +154,10 @@ def predict_split(
     image, named ``<stem>_labelIds.png``) of the model saved in ``run_dir`` for ``split``."""
     from tqdm import tqdm
 
-    run_dir, out = Path(run_dir), Path(out)
+    run_dir, out = find_run(run_dir), Path(out)
     model_path = run_dir / "model.keras"
-    for path in (model_path, run_dir / METRICS_FILE):
-        if not path.is_file():
-            raise InputError(f"{path}: not found (is {run_dir} a finished model run?)")
+    if not model_path.is_file():
+        raise InputError(f"{model_path}: not found (is {run_dir} a finished model run?)")
     record = RunRecord.read(run_dir)
     try:
         size = (int(record.parameters["image_height"]), int(record.parameters["image_width"]))

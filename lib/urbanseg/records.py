@@ -4,8 +4,8 @@
 failed) are both a ``RunRecord`` (docs/results.md): ``RunRecord.read(folder)`` reads whichever is
 there, ``record.write(folder)`` writes the one its status calls for, atomically. Every other
 module reads attributes of a record, never the JSON. ``load_records`` reads a whole results
-folder, ``summary_table`` flattens the records to one row per model, and ``write_summary`` is
-the one writer of ``results/summary.csv``.
+folder (one run per ``<model>/seed-<k>/``), and ``PerImage`` reads and writes a run's per-image
+confusion matrices. The study's tables (summary.csv, runs.csv) are ``urbanseg.summary``'s.
 """
 
 from __future__ import annotations
@@ -25,13 +25,24 @@ import pandas as pd
 from .atomic import write_atomically
 from .catalog import sort_key
 from .errors import InputError
-from .labels import CLASS_NAMES
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1  # bumped when a field changes meaning; files without "schema" are version 1
+# Bumped when a field changes meaning; files without "schema" are version 1. Version 2: timing
+# measures the forward pass on the device and training without its monitoring; runs live in
+# results/<model>/seed-<k>/ with their per-image confusion matrices.
+SCHEMA_VERSION = 2
 METRICS_FILE, FAILED_FILE, HISTORY_FILE = "metrics.json", "failed.json", "history.csv"
-HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "val_miou", "learning_rate", "seconds")
+PER_IMAGE_FILE = "confusion_per_image.npz"  # one 19 x 20 matrix per validation image
+HISTORY_COLUMNS = (
+    "epoch",
+    "loss",
+    "val_loss",
+    "val_miou",
+    "learning_rate",
+    "seconds",
+    "monitor_seconds",
+)
 
 
 @dataclass
@@ -48,19 +59,39 @@ class DataInfo:
 
 
 @dataclass
+class TrainingInfo:
+    """How the weights that were scored were chosen, and how long the run trained."""
+
+    selection: str = "last"  # "last": the final epoch's; "holdout": the best on held-out cities
+    monitor: str = "val"  # the images scored after every epoch (the curves): "val" or "holdout"
+    holdout_cities: list[str] = field(default_factory=list)
+    monitor_images: int | None = None
+    best_epoch: int | None = None  # the epoch whose weights were scored
+    steps_per_epoch: int | None = None
+    iterations: int | None = None  # optimizer steps in all
+
+
+@dataclass
 class EvaluationInfo:
     split: str = "val"
     protocol: str = "full"  # "full": at the labels' resolution; "train": at the training size
     resolution: tuple[int, int] | None = None  # (H, W) the predictions were scored at
+    input_scale: float | None = None  # the model's input size / the images' original size
 
 
 @dataclass
 class Timing:
-    train_seconds: float | None = None
+    train_seconds: float | None = None  # training steps only: no monitoring, no saving
+    monitor_seconds: float | None = None  # the per-epoch monitoring pass and best-weights saving
     train_images_per_second: float | None = None
-    inference_images_per_second: float | None = None
-    latency_ms: float | None = None
-    peak_rss_mb: float | None = None
+    inference_images_per_second: float | None = None  # forward pass on the device, argmax out
+    forward_ms_median: float | None = None  # one batch of forward_batch images
+    forward_ms_iqr: float | None = None
+    forward_batch: int | None = None
+    pipeline_images_per_second: float | None = None  # decode, resize, forward, upsample, argmax
+    peak_rss_mb: float | None = None  # the process's RAM
+    gpu_peak_mb: float | None = None  # the backend's peak GPU allocation, None on a CPU
+    concurrent_runs: int | None = None  # notebooks the runner ran at once with this one
 
 
 @dataclass
@@ -85,7 +116,9 @@ class RunRecord:
     model_options: dict[str, Any] = field(default_factory=dict)  # what the builder got beyond
     model_info: dict[str, Any] = field(default_factory=dict)  # a non-catalog model's own record
     precision: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)  # urbanseg.models.context_of(model)
     data: DataInfo = field(default_factory=DataInfo)
+    training: TrainingInfo = field(default_factory=TrainingInfo)
     evaluation: EvaluationInfo = field(default_factory=EvaluationInfo)
     metrics: dict[str, Any] = field(default_factory=dict)  # the schema of docs/results.md
     baseline: Baseline | None = None
@@ -104,6 +137,16 @@ class RunRecord:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def seed(self) -> int | None:
+        seed = self.parameters.get("seed")
+        if seed is None and self.folder is not None and self.folder.name.startswith("seed-"):
+            seed = self.folder.name.removeprefix("seed-")
+        try:
+            return None if seed is None else int(seed)
+        except ValueError:
+            return None
 
     @classmethod
     def failure(
@@ -144,8 +187,8 @@ class RunRecord:
                 break
         else:
             raise InputError(f"{folder}: neither {METRICS_FILE} nor {FAILED_FILE}")
-        if not record.model:
-            record.model = folder.name
+        if not record.model:  # results/<model>/seed-<k>/ or, before seeds, results/<model>/
+            record.model = (folder.parent if folder.name.startswith("seed-") else folder).name
         record.folder = folder
         record.history = read_history(folder / HISTORY_FILE)
         return record
@@ -174,6 +217,7 @@ class RunRecord:
         for name in _OK_FIELDS:
             values[name] = getattr(self, name)
         values["data"] = dataclasses.asdict(self.data)
+        values["training"] = dataclasses.asdict(self.training)
         values["evaluation"] = dataclasses.asdict(self.evaluation)
         values["timing"] = dataclasses.asdict(self.timing)
         if self.baseline is not None:
@@ -218,7 +262,9 @@ class RunRecord:
                 model_options=dict(values.get("model_options") or {}),
                 model_info=dict(values.get("model_info") or {}),
                 precision=values.get("precision"),
+                context=dict(values.get("context") or {}),
                 data=_dataclass(DataInfo, values.get("data")),
+                training=_dataclass(TrainingInfo, values.get("training")),
                 evaluation=_dataclass(EvaluationInfo, values.get("evaluation")),
                 metrics=metrics,
                 baseline=None
@@ -228,7 +274,7 @@ class RunRecord:
                     miou=_optional(float, baseline.get("miou")),
                     pixel_accuracy=_optional(float, baseline.get("pixel_accuracy")),
                 ),
-                timing=_dataclass(Timing, values.get("timing"), convert=float),
+                timing=_dataclass(Timing, values.get("timing")),
                 environment=dict(values.get("environment") or {}),
                 schema=schema,
             )
@@ -244,22 +290,28 @@ _OK_FIELDS = (
     "model_options",
     "model_info",
     "precision",
+    "context",
     "metrics",
     "environment",
 )
 
 
-def _dataclass(kind, values: dict | None, convert=None):
-    """``kind(**values)`` for the fields it knows (a newer minor field is ignored); tuples for
-    the (H, W) pairs, ``convert`` applied to every non-null value when given."""
-    values = {f.name: (values or {}).get(f.name) for f in dataclasses.fields(kind)}
-    values = {name: value for name, value in values.items() if value is not None}
-    for name, value in values.items():
-        if convert is not None:
-            values[name] = convert(value)
-        elif isinstance(value, list) and name in ("image_size", "resolution"):
-            values[name] = tuple(int(v) for v in value)
-    return kind(**values)
+def _dataclass(kind, values: dict | None):
+    """``kind(**values)`` for the fields it knows (a field of another version is ignored),
+    converted to the field's type: numbers, and tuples for the (H, W) pairs."""
+    converters = {"float": float, "int": int, "str": str, "bool": bool}
+    known = {}
+    for spec in dataclasses.fields(kind):
+        value = (values or {}).get(spec.name)
+        if value is None:
+            continue
+        base = str(spec.type).split("|")[0].strip()
+        if base.startswith("tuple"):
+            value = tuple(int(v) for v in value)
+        elif base in converters:
+            value = converters[base](value)
+        known[spec.name] = value
+    return kind(**known)
 
 
 def _optional(convert, value):
@@ -322,95 +374,93 @@ def has_record(folder: Path) -> bool:
     return (folder / METRICS_FILE).is_file() or (folder / FAILED_FILE).is_file()
 
 
-def load_records(results_dir: str | Path) -> list[RunRecord]:
-    """The record of every model folder of ``results_dir``, catalog order first. Folders
-    holding neither metrics.json nor failed.json (a run in progress) are skipped."""
+def run_folder(results_dir: str | Path, model: str, seed: int) -> Path:
+    """Where one run of ``model`` with ``seed`` lives: ``results/<model>/seed-<k>/``."""
+    return Path(results_dir) / model / f"seed-{seed}"
+
+
+def run_folders(results_dir: str | Path) -> list[Path]:
+    """Every folder of ``results_dir`` that holds a run record: ``<model>/seed-<k>/``, and
+    ``<model>/`` itself for results written before seeds existed."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise InputError(f"{results_dir}: results folder not found")
-    records = []
-    for folder in sorted(results_dir.iterdir()):
-        if not folder.is_dir() or folder.name.startswith("."):
+    found = []
+    for model in sorted(results_dir.iterdir()):
+        if not model.is_dir() or model.name.startswith("."):
             continue
-        if has_record(folder):
-            records.append(RunRecord.read(folder))
-        else:
-            log.info("%s: no %s or %s, skipped", folder, METRICS_FILE, FAILED_FILE)
-    return sorted(records, key=lambda record: sort_key(record.model))
+        if has_record(model):
+            found.append(model)
+        seeds = [f for f in model.glob("seed-*") if f.is_dir() and has_record(f)]
+        found += sorted(seeds, key=lambda f: (len(f.name), f.name))
+        if not has_record(model) and not seeds:
+            log.info("%s: no run record (%s or %s), skipped", model, METRICS_FILE, FAILED_FILE)
+    return found
 
 
-# --- The summary table -----------------------------------------------------------------------
-
-SCORE_COLUMNS = ("miou", "category_miou", "iiou", "pixel_accuracy", "mean_accuracy", "fw_iou")
-TIMING_COLUMNS = tuple(f.name for f in dataclasses.fields(Timing))
-PARAMETER_COLUMNS = ("epochs", "image_height", "image_width")
-SUMMARY_COLUMNS = (
-    "model",
-    "status",
-    *SCORE_COLUMNS,
-    "params",
-    "flops",
-    *TIMING_COLUMNS,
-    *PARAMETER_COLUMNS,
-    "error",
-)
-_INTEGER_COLUMNS = ("params", "flops", *PARAMETER_COLUMNS)
+def load_records(results_dir: str | Path) -> list[RunRecord]:
+    """The record of every run in ``results_dir``, catalog order first, then by seed. Folders
+    holding neither metrics.json nor failed.json (a run in progress) are skipped."""
+    records = [RunRecord.read(folder) for folder in run_folders(results_dir)]
+    return sorted(records, key=lambda r: (sort_key(r.model), r.seed if r.seed is not None else -1))
 
 
-def summary_table(records: list[RunRecord]) -> pd.DataFrame:
-    """One row per record (columns SUMMARY_COLUMNS, in the records' order): scores and timings
-    as floats (NaN where undefined or failed), counts as nullable integers, the one-line error
-    of a failed run."""
-    rows = []
-    for record in records:
-        row: dict[str, Any] = {"model": record.model, "status": record.status}
-        row.update((name, record.metrics.get(name)) for name in SCORE_COLUMNS)
-        row.update(params=record.params, flops=record.flops)
-        row.update((name, getattr(record.timing, name)) for name in TIMING_COLUMNS)
-        row.update((name, record.parameters.get(name)) for name in PARAMETER_COLUMNS)
-        row["error"] = record.error
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
-    for column in SUMMARY_COLUMNS:
-        if column in ("model", "status", "error"):
-            continue
-        values = pd.to_numeric(frame[column], errors="coerce").astype(float)
-        whole = values.dropna()
-        if column in _INTEGER_COLUMNS and (whole == whole.round()).all():
-            values = values.astype("Int64")  # 10, not 10.0; <NA> for a failed run
-        frame[column] = values
-    return frame
+def find_run(path: str | Path) -> Path:
+    """The run folder a user means by ``path``: a run folder itself, or a model folder holding
+    exactly one run. InputError listing the runs when there are several."""
+    path = Path(path)
+    if has_record(path):
+        return path
+    seeds = sorted(f for f in path.glob("seed-*") if f.is_dir() and has_record(f))
+    if len(seeds) == 1:
+        return seeds[0]
+    if seeds:
+        names = ", ".join(f.name for f in seeds)
+        raise InputError(f"{path}: {len(seeds)} runs ({names}); name one, e.g. {seeds[0]}")
+    raise InputError(f"{path}: no run here (no {METRICS_FILE}; is it a finished model run?)")
 
 
-def collect(results_dir: str | Path = "results") -> pd.DataFrame:
-    """The summary table of every record in ``results_dir``."""
-    return summary_table(load_records(results_dir))
+# --- Per-image confusion matrices ------------------------------------------------------------
 
 
-def write_summary(records: list[RunRecord], results_dir: str | Path = "results") -> Path:
-    """Write ``results_dir/summary.csv`` (the one writer of that file) atomically."""
-    table = summary_table(records)
-    return write_atomically(Path(results_dir) / "summary.csv", table.to_csv(index=False))
+@dataclass
+class PerImage:
+    """One confusion matrix per validation image (19 ground-truth rows x 19 predicted classes
+    and void), with the image's stem and city: every statistic of the report is recomputable
+    from these."""
 
+    stems: list[str]
+    cities: list[str]
+    matrices: np.ndarray  # (images, 19, 20) int64
 
-def iou_table(records: list[RunRecord], key: str = "iou", names=CLASS_NAMES) -> pd.DataFrame:
-    """Models x classes table of per-class IoU (NaN where undefined), for the successful runs.
+    def write(self, folder: str | Path) -> Path:
+        """``folder/confusion_per_image.npz`` (compressed, no pickled objects), atomically."""
+        import io
 
-    ``key="category_iou"`` with ``names=CATEGORY_NAMES`` gives the per-category table.
-    """
-    rows = {}
-    for record in records:
-        if record.ok:
-            scores = record.metrics.get(key) or {}
-            rows[record.model] = [_number(scores.get(name)) for name in names]
-    return pd.DataFrame.from_dict(rows, orient="index", columns=list(names)).rename_axis("model")
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            stems=np.asarray(self.stems, dtype=str),
+            cities=np.asarray(self.cities, dtype=str),
+            matrices=np.asarray(self.matrices, dtype=np.int64),
+        )
+        return write_atomically(Path(folder) / PER_IMAGE_FILE, buffer.getvalue())
 
-
-def _number(value: Any) -> float:
-    try:
-        return float("nan") if value is None else float(value)
-    except (TypeError, ValueError):
-        return float("nan")
+    @classmethod
+    def read(cls, folder: str | Path) -> PerImage | None:
+        """The matrices saved in ``folder``; None when the run has none (older results)."""
+        path = Path(folder) / PER_IMAGE_FILE
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                matrices = arrays["matrices"]
+                stems, cities = arrays["stems"].tolist(), arrays["cities"].tolist()
+        except (OSError, ValueError, KeyError) as error:
+            raise InputError(f"{path}: not a per-image matrix file ({error})") from None
+        if matrices.ndim != 3 or matrices.shape[1:] != (19, 20) or len(stems) != len(matrices):
+            raise InputError(f"{path}: expected (images, 19, 20) matrices, got {matrices.shape}")
+        return cls(stems, cities, matrices)
 
 
 def is_missing(value: Any) -> bool:

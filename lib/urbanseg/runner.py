@@ -54,10 +54,11 @@ from .notebooks import (
     ensure_kernel,
     notebook_defaults,
 )
-from .records import FAILED_FILE, METRICS_FILE, RunRecord
+from .records import FAILED_FILE, METRICS_FILE, RunRecord, run_folder
 
 logger = logging.getLogger(__name__)
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+CONCURRENT_RUNS = "URBANSEG_CONCURRENT_RUNS"  # read by urbanseg.costs.concurrent_runs
 
 
 # --- Results of a run ---------------------------------------------------------------------------
@@ -70,6 +71,11 @@ class ModelRun:
     seconds: float | None = None  # None: skipped, or the worker process died
     error: str | None = None  # one line, for "failed"
     notebook: str | None = None  # the executed notebook, when one was kept
+    seed: int = 0
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.model, self.seed
 
 
 @dataclass
@@ -94,19 +100,19 @@ class RunSummary:
         return 1 if self.failed else 0
 
     def format(self) -> str:
-        rows = [("model", "status", "seconds", "error")]
+        rows = [("model", "seed", "status", "seconds", "error")]
         for run in self.runs:
             seconds = "-" if run.seconds is None else f"{run.seconds:.1f}"
             error = run.error or ""
             if len(error) > 100:
                 error = error[:97] + "..."
-            rows.append(
-                (run.model, "FAILED" if run.status == "failed" else run.status, seconds, error)
-            )
-        widths = [max(len(row[column]) for row in rows) for column in range(3)]
+            status = "FAILED" if run.status == "failed" else run.status
+            rows.append((run.model, str(run.seed), status, seconds, error))
+        widths = [max(len(row[column]) for row in rows) for column in range(4)]
         lines = [
-            f"{model:<{widths[0]}}  {status:<{widths[1]}}  {seconds:>{widths[2]}}  {error}".rstrip()
-            for model, status, seconds, error in rows
+            f"{model:<{widths[0]}}  {seed:>{widths[1]}}  {status:<{widths[2]}}  "
+            f"{seconds:>{widths[3]}}  {error}".rstrip()
+            for model, seed, status, seconds, error in rows
         ]
         lines.append(f"{len(self.ran)} ran, {len(self.skipped)} skipped, {len(self.failed)} failed")
         return "\n".join(lines)
@@ -117,15 +123,21 @@ class _Job:
     """One notebook to execute; crosses to worker processes, so plain values only."""
 
     model: str
+    seed: int
     notebook: Path  # absolute
-    out_dir: Path  # absolute results/<model>
-    shown_dir: str  # results/<model> as the user wrote results_dir, for messages and failed.json
+    out_dir: Path  # absolute results/<model>/seed-<k>
+    shown_dir: str  # the same as the user wrote results_dir, for messages and failed.json
     parameters: dict[str, Any]  # what papermill injects: the overrides, always results_dir
     digest: str
     cwd: Path
     kernel_name: str = KERNEL_NAME
     timeout: float | None = None
     progress_bar: bool = False
+    concurrent_runs: int = 1  # notebooks running at once (recorded with the run's speed)
+
+    @property
+    def name(self) -> str:
+        return f"{self.model} (seed {self.seed})"
 
 
 # --- Running ------------------------------------------------------------------------------------
@@ -137,17 +149,20 @@ def run_models(
     notebooks_dir: str | os.PathLike | None = None,
     results_dir: str | os.PathLike | None = None,
     parameters: dict[str, Any] | None = None,
+    seeds: Iterable[int] | None = None,
     jobs: int = 1,
     force: bool = False,
     timeout: float | None = None,
     progress: bool = True,
     kernel_name: str = KERNEL_NAME,
 ) -> RunSummary:
-    """Execute the model notebooks (all discovered ones when ``models`` is None).
+    """Execute the model notebooks (all discovered ones when ``models`` is None), once per seed.
 
     Args:
         parameters: overrides of the notebooks' parameters (RunConfig names); checked, with each
             notebook's defaults, before anything runs.
+        seeds: run each model once per seed, into ``results/<model>/seed-<k>/``; None: once,
+            with the ``seed`` parameter (the notebook's default unless given).
         results_dir: where results go; None: ``parameters["results_dir"]``, else "results". It is
             always passed to the notebooks. Relative paths, like notebooks_dir and data_root, are
             relative to the current directory, where the notebooks run.
@@ -183,62 +198,87 @@ def run_models(
             f"{', '.join(notebooks) or 'none'}"
         )
 
+    seed_list = _check_seeds(seeds) if seeds is not None else None
     cwd = Path.cwd()
     planned = []
     for model in selected:
         defaults = notebook_defaults(notebooks[model])
-        try:
-            effective = RunConfig.from_dict({**defaults, **injected})
-        except InputError as error:
-            raise InputError(f"{notebooks[model]}: {error}") from None
-        planned.append(
-            _Job(
-                model=model,
-                notebook=cwd / notebooks[model],
-                out_dir=cwd / config.results_dir / model,
-                shown_dir=str(Path(config.results_dir) / model),
-                parameters=injected,
-                digest=effective.digest(model),
-                cwd=cwd,
-                kernel_name=kernel_name,
-                timeout=timeout,
+        for seed in seed_list or [None]:
+            given = injected if seed is None else {**injected, "seed": seed}
+            try:
+                effective = RunConfig.from_dict({**defaults, **given})
+            except InputError as error:
+                raise InputError(f"{notebooks[model]}: {error}") from None
+            folder = run_folder(config.results_dir, model, effective.seed)
+            planned.append(
+                _Job(
+                    model=model,
+                    seed=effective.seed,
+                    notebook=cwd / notebooks[model],
+                    out_dir=cwd / folder,
+                    shown_dir=str(folder),
+                    parameters=given,
+                    digest=effective.digest(model),
+                    cwd=cwd,
+                    kernel_name=kernel_name,
+                    timeout=timeout,
+                )
             )
-        )
 
-    outcomes: dict[str, ModelRun] = {}
+    outcomes: dict[tuple[str, int], ModelRun] = {}
     pending = []
     for job in planned:
         if not force and _is_complete(job):
             logger.info(
                 "%s: skipped, results complete for these parameters (digest %s)",
-                job.model,
+                job.name,
                 job.digest,
             )
-            outcomes[job.model] = ModelRun(job.model, "skipped")
+            outcomes[(job.model, job.seed)] = ModelRun(job.model, "skipped", seed=job.seed)
         else:
             pending.append(job)
     if pending:
         ensure_kernel(kernel_name)
     workers = min(jobs, len(pending))
     if workers <= 1:
-        for job in pending:
-            logger.info("%s: running %s", job.model, os.path.relpath(job.notebook, cwd))
-            outcomes[job.model] = _log_finished(
+        for number, job in enumerate(pending, 1):
+            logger.info(
+                "%s: running %s (%d of %d)",
+                job.name,
+                os.path.relpath(job.notebook, cwd),
+                number,
+                len(pending),
+            )
+            outcomes[(job.model, job.seed)] = _log_finished(
                 _execute(dataclasses.replace(job, progress_bar=progress))
             )
     else:
+        pending = [dataclasses.replace(job, concurrent_runs=workers) for job in pending]
         outcomes.update(_execute_in_parallel(pending, workers))
-    return RunSummary([outcomes[job.model] for job in planned])
+    return RunSummary([outcomes[(job.model, job.seed)] for job in planned])
 
 
-def _execute_in_parallel(jobs: list[_Job], workers: int) -> dict[str, ModelRun]:
-    logger.info("running %s, %d at a time", ", ".join(job.model for job in jobs), workers)
+def _check_seeds(seeds: Iterable[int]) -> list[int]:
+    checked = []
+    for seed in seeds:
+        try:
+            checked.append(RunConfig.from_dict({"seed": seed}).seed)
+        except InputError:
+            raise InputError(f"seed {seed!r}: expected a whole number") from None
+    if not checked:
+        raise InputError("--seeds: give at least one seed, e.g. --seeds 0 1 2")
+    return list(dict.fromkeys(checked))
+
+
+def _execute_in_parallel(jobs: list[_Job], workers: int) -> dict[tuple[str, int], ModelRun]:
+    logger.info("running %s, %d at a time", ", ".join(job.name for job in jobs), workers)
     outcomes = {}
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         futures = {pool.submit(_execute_in_subprocess, job): job for job in jobs}
         try:
             for future in concurrent.futures.as_completed(futures):
-                outcomes[futures[future].model] = _log_finished(future.result())
+                run = _log_finished(future.result())
+                outcomes[run.key] = run
         except KeyboardInterrupt:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -277,9 +317,8 @@ def _execute_in_subprocess(job: _Job) -> ModelRun:
             logger.debug("%s: worker output:\n%s", job.model, text)
             return pickle.loads(result_file.read_bytes())
     last = next((line for line in reversed(text.splitlines()) if line.strip()), "no output")
-    return ModelRun(
-        job.model, "failed", error=_one_line(f"worker process exited with status {status}: {last}")
-    )
+    error = _one_line(f"worker process exited with status {status}: {last}")
+    return ModelRun(job.model, "failed", error=error, seed=job.seed)
 
 
 def _worker() -> None:
@@ -290,11 +329,12 @@ def _worker() -> None:
 
 
 def _log_finished(run: ModelRun) -> ModelRun:
+    name = f"{run.model} (seed {run.seed})"
     if run.status == "ok":
-        logger.info("%s: ok in %.1f s", run.model, run.seconds)
+        logger.info("%s: ok in %.1f s", name, run.seconds)
     else:
         took = "" if run.seconds is None else f" after {run.seconds:.1f} s"
-        logger.warning("%s: FAILED%s: %s", run.model, took, run.error)
+        logger.warning("%s: FAILED%s: %s", name, took, run.error)
     return run
 
 
@@ -307,6 +347,9 @@ def _execute(job: _Job) -> ModelRun:
     running.unlink(missing_ok=True)
     failure = None
     started = time.monotonic()
+    # The kernel inherits the environment: the run records how many ran beside it.
+    saved = os.environ.get(CONCURRENT_RUNS)
+    os.environ[CONCURRENT_RUNS] = str(job.concurrent_runs)
     try:
         papermill.execute_notebook(
             str(job.notebook),
@@ -329,6 +372,11 @@ def _execute(job: _Job) -> ModelRun:
     except BaseException:  # interrupted: no verdict on this model, leave its results as they were
         running.unlink(missing_ok=True)
         raise
+    finally:
+        if saved is None:
+            os.environ.pop(CONCURRENT_RUNS, None)
+        else:
+            os.environ[CONCURRENT_RUNS] = saved
     seconds = time.monotonic() - started
     notebook = _keep_notebook(job, running)
     if failure is None:
@@ -338,7 +386,7 @@ def _execute(job: _Job) -> ModelRun:
     if failure is not None:
         return _record_failure(job, *failure, notebook=notebook, seconds=seconds)
     (job.out_dir / FAILED_FILE).unlink(missing_ok=True)
-    return ModelRun(job.model, "ok", seconds, notebook=notebook)
+    return ModelRun(job.model, "ok", seconds, notebook=notebook, seed=job.seed)
 
 
 def _keep_notebook(job: _Job, running: Path) -> str | None:
@@ -396,7 +444,7 @@ def _record_failure(
         model_info=declared_model_info(job.notebook),
     )
     record.write(job.out_dir)  # and the model's metrics.json is gone
-    return ModelRun(job.model, "failed", seconds, record.error, notebook)
+    return ModelRun(job.model, "failed", seconds, record.error, notebook, seed=job.seed)
 
 
 def _one_line(error: BaseException | str) -> str:

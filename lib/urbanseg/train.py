@@ -43,7 +43,8 @@ def make_optimizer(
 
 
 class _ValidationCallback(keras.callbacks.Callback):
-    """Per epoch: val loss and val mIoU in one pass, best weights saved, one history row."""
+    """Per epoch: loss and mIoU on the monitored images in one pass, the best weights saved
+    when selecting, one history row (with the seconds the monitoring and saving took)."""
 
     def __init__(
         self,
@@ -63,6 +64,7 @@ class _ValidationCallback(keras.callbacks.Callback):
         self.checkpoint = checkpoint
         self.rows: list[dict] = []
         self.best_miou = -math.inf
+        self.best_epoch = 0  # the epoch whose weights best_path holds
         self._bar = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -76,6 +78,7 @@ class _ValidationCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
+        monitor_started = time.perf_counter()
         matrix, losses, weights = ConfusionMatrix(NUM_CLASSES), [], []
         for images, masks in self.val_data:
             logits = self.model.predict_on_batch(images)
@@ -94,16 +97,18 @@ class _ValidationCallback(keras.callbacks.Callback):
             "val_loss": val_loss,
             "val_miou": val_miou,
             "learning_rate": float(keras.ops.convert_to_numpy(rate)),
-            "seconds": time.perf_counter() - self._started,
         }
         self.rows.append(row)
         improved = val_miou > self.best_miou
         if improved:
-            self.best_miou = val_miou
+            self.best_miou, self.best_epoch = val_miou, epoch + 1
             if self.best_path is not None:
-                _save_atomically(self.model, self.best_path)
+                save_model(self.model, self.best_path)
+        finished = time.perf_counter()
+        row["seconds"] = finished - self._started
+        row["monitor_seconds"] = finished - monitor_started  # the checkpoint below is not timed
         if self.checkpoint is not None:
-            self.checkpoint.save(self.model, self.rows, self.best_miou)
+            self.checkpoint.save(self.model, self.rows, self.best_miou, self.best_epoch)
         if self._bar is not None:
             self._bar.set_postfix(
                 loss=f"{row['loss']:.3f}",
@@ -113,7 +118,8 @@ class _ValidationCallback(keras.callbacks.Callback):
             )
         message = (
             f"epoch {epoch + 1}: loss {row['loss']:.4f}, val loss {val_loss:.4f}, "
-            f"val mIoU {val_miou:.4f}{' (best)' if improved else ''}, {row['seconds']:.1f} s"
+            f"val mIoU {val_miou:.4f}{' (best)' if improved and self.best_path else ''}, "
+            f"{row['seconds']:.1f} s"
         )
         if self._bar is not None and not self._bar.disable:
             self._bar.write(message)
@@ -121,7 +127,8 @@ class _ValidationCallback(keras.callbacks.Callback):
             log.info(message)
 
 
-def _save_atomically(model: keras.Model, path: Path) -> None:
+def save_model(model: keras.Model, path: Path) -> None:
+    """``model.save(path)``, atomically."""
     with atomic_path(path, suffix=".keras") as temp:
         model.save(temp)
 
@@ -135,9 +142,15 @@ class _Checkpoint:
         self.model_path, self.state_path = folder / "checkpoint.keras", folder / "checkpoint.json"
         self.run_id = run_id
 
-    def save(self, model: keras.Model, rows: list[dict], best_miou: float) -> None:
-        _save_atomically(model, self.model_path)
-        state = {"run_id": self.run_id, "epoch": len(rows), "rows": rows, "best_miou": best_miou}
+    def save(self, model: keras.Model, rows: list[dict], best_miou: float, best_epoch: int) -> None:
+        save_model(model, self.model_path)
+        state = {
+            "run_id": self.run_id,
+            "epoch": len(rows),
+            "rows": rows,
+            "best_miou": best_miou,
+            "best_epoch": best_epoch,
+        }
         write_atomically(self.state_path, json.dumps(state))  # last: it vouches for the model
 
     def restore(self, model: keras.Model, callback: _ValidationCallback, epochs: int) -> int:
@@ -154,6 +167,7 @@ class _Checkpoint:
         for variable, value in zip(model.optimizer.variables, saved.optimizer.variables):
             variable.assign(value)
         callback.rows, callback.best_miou = state["rows"], state["best_miou"]
+        callback.best_epoch = state.get("best_epoch", 0)
         log.info(
             "resuming %s after epoch %d of %d (checkpoint in %s)",
             model.name,
@@ -178,6 +192,7 @@ def fit(
     steps_per_epoch: int,
     class_weights=None,
     schedule: str = "poly",
+    select_best: bool = False,
     best_path: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
     run_id: str = "",
@@ -187,8 +202,12 @@ def fit(
     """Train ``model`` on batches of ``(float32 images, int32 train ids)``; return the history.
 
     Compiles with Adam and :class:`SegmentationCrossEntropy` (void ignored, optional class
-    weights). After each epoch the validation loss and mIoU are computed in one pass; the
-    weights of the best epoch (by val mIoU) are saved to ``best_path`` and restored at the end.
+    weights). After each epoch the loss and mIoU on ``val_data`` (the images monitored) are
+    computed in one pass. With ``select_best``, the weights of the best epoch by that mIoU are
+    saved to ``best_path`` and restored at the end, so ``val_data`` must not be the split that is
+    reported; without it the final weights are kept and the monitoring only draws the curves.
+    The history's ``seconds`` is each epoch's wall time, ``monitor_seconds`` the part spent on
+    the monitoring pass and on saving the best weights.
     With ``checkpoint_dir``, the state after every epoch is kept there and a run interrupted
     with the same ``run_id`` resumes after its last finished epoch (the data order of the
     remaining epochs differs from an uninterrupted run's). ``callbacks`` run after ours.
@@ -200,7 +219,9 @@ def fit(
         optimizer=make_optimizer(learning_rate, epochs * steps_per_epoch, schedule=schedule),
         loss=loss,
     )
-    best_path = Path(best_path) if best_path else None
+    if select_best and not best_path:
+        raise ValueError("select_best needs best_path, where the best epoch's weights are kept")
+    best_path = Path(best_path) if select_best else None
     checkpoint = _Checkpoint(Path(checkpoint_dir), run_id) if checkpoint_dir else None
     callback = _ValidationCallback(val_data, loss, best_path, progress, checkpoint)
     initial_epoch = checkpoint.restore(model, callback, epochs) if checkpoint else 0
@@ -226,12 +247,7 @@ def fit(
         )
     if checkpoint is not None:
         checkpoint.discard()
-    if (
-        best_path is not None
-        and best_path.exists()
-        and callback.rows
-        and callback.rows[-1]["val_miou"] < callback.best_miou
-    ):
+    if best_path is not None and 0 < callback.best_epoch < len(callback.rows):
         model.set_weights(keras.saving.load_model(best_path, compile=False).get_weights())
         log.info("restored the best epoch's weights (val mIoU %.4f)", callback.best_miou)
     return pd.DataFrame(callback.rows, columns=list(HISTORY_COLUMNS))

@@ -1,0 +1,108 @@
+"""One run as a notebook makes it: which weights are scored, which images are seen when, and
+what the run records (selection, per-image matrices, timings, input scale)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from urbanseg import data, inference
+from urbanseg.config import RunConfig
+from urbanseg.experiment import Experiment
+from urbanseg.records import PerImage, RunRecord
+
+
+def tiny_builder(num_classes=19, input_shape=(32, 64, 3), **_):
+    inputs = keras.Input(input_shape)
+    x = layers.Rescaling(1 / 255)(inputs)
+    x = layers.Conv2D(8, 3, padding="same", activation="relu")(x)
+    return keras.Model(inputs, layers.Conv2D(num_classes, 1)(x), name="tiny")
+
+
+def a_run(tiny_tree, tmp_path, **parameters) -> Experiment:
+    config = RunConfig.from_dict(
+        {
+            "data_root": str(tiny_tree),
+            "image_height": 32,
+            "image_width": 64,
+            "epochs": 2,
+            "batch_size": 2,
+            "results_dir": str(tmp_path / "results"),
+            **parameters,
+        }
+    )
+    run = Experiment(
+        "mine",
+        config,
+        progress=False,
+        model_info={"display_name": "Mine", "description": "A test model."},
+    )
+    run.build_model(tiny_builder)
+    return run
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Every PNG the library decodes, in order."""
+    seen = []
+
+    def spy(original):
+        def read(path, **options):
+            seen.append(str(path))
+            return original(path, **options)
+
+        return read
+
+    monkeypatch.setattr(data, "read_png", spy(data.read_png))
+    monkeypatch.setattr(inference, "read_png", spy(inference.read_png))
+    return seen
+
+
+def test_holdout_selection_never_sees_the_val_split_before_the_final_evaluation(
+    tiny_tree, tmp_path, reads
+):
+    run = a_run(tiny_tree, tmp_path, selection="holdout")
+    assert run.training.holdout_cities == ["aachen"]  # a whole train city, the smaller first
+    assert {s.city for s in run.train_samples} == {"bochum"}
+    assert {s.city for s in run.monitor_samples} == {"aachen"}
+    run.train()
+    assert reads and not any("/val/" in path for path in reads)
+    run.evaluate()
+    assert any("/val/" in path for path in reads)
+    run.finish()
+    record = RunRecord.read(run.out)
+    assert run.out == tmp_path / "results" / "mine" / "seed-0"
+    assert record.training.selection == "holdout" and record.training.monitor == "holdout"
+    assert record.training.best_epoch in (1, 2) and record.training.iterations == 2
+    assert record.model_info["display_name"] == "Mine"
+
+
+def test_a_run_records_what_the_statistics_and_the_report_need(tiny_tree, tmp_path):
+    run = a_run(tiny_tree, tmp_path, seed=3)
+    history = run.train()
+    metrics = run.evaluate()
+    run.finish()
+    record = RunRecord.read(tmp_path / "results" / "mine" / "seed-3")
+    assert record.seed == 3 and record.training.selection == "last"
+    assert record.training.best_epoch == 2 and record.training.monitor == "val"
+    assert record.evaluation.input_scale == 1.0  # the tiny tree's images are 32 x 64
+    per_image = PerImage.read(record.folder)
+    assert per_image.stems == [s.stem for s in run.val_samples]
+    assert per_image.matrices.shape == (2, 19, 20)
+    assert (per_image.matrices.sum(axis=0) == np.asarray(metrics["confusion_matrix"])).all()
+    timing = record.timing
+    total, monitored = history["seconds"].sum(), history["monitor_seconds"].sum()
+    assert timing.train_seconds == pytest.approx(total - monitored)
+    assert timing.forward_batch == 2 and timing.inference_images_per_second > 0
+    assert timing.forward_ms_iqr >= 0 and timing.pipeline_images_per_second > 0
+    assert timing.concurrent_runs == 1 and timing.gpu_peak_mb is None
+    assert record.context["module"] == "bottleneck" and record.context["batch_norm"] is False
+
+
+def test_the_images_do_not_depend_on_the_seed(tiny_tree, tmp_path):
+    first = a_run(tiny_tree, tmp_path, seed=0, max_train_images=4, max_val_images=1)
+    other = a_run(tiny_tree, tmp_path, seed=7, max_train_images=4, max_val_images=1)
+    assert [s.stem for s in first.train_samples] == [s.stem for s in other.train_samples]
+    assert [s.stem for s in first.val_samples] == [s.stem for s in other.val_samples]
