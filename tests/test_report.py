@@ -17,14 +17,8 @@ from fakes import fake_metrics, make_results
 
 from urbanseg.errors import InputError
 from urbanseg.labels import CLASS_NAMES
-from urbanseg.records import (
-    SUMMARY_COLUMNS,
-    RunRecord,
-    collect,
-    iou_table,
-    load_records,
-    write_summary,
-)
+from urbanseg.records import RunRecord, load_records
+from urbanseg.summary import SUMMARY_COLUMNS, collect, iou_table
 
 bs4 = pytest.importorskip("bs4")
 
@@ -57,8 +51,8 @@ def test_files_are_written(rendered):
     assert written["summary"] == rendered["results"] / "summary.csv"
     for model in ("unet", "fcn", "deeplab", "pspnet"):
         assert (
-            written[f"notebook:{model}"]
-            == rendered["base"] / "report" / "notebooks" / f"{model}.html"
+            written[f"notebook:{model}-seed-0"]
+            == rendered["base"] / "report" / "notebooks" / f"{model}-seed-0.html"
         )
     assert not list((rendered["base"] / "report").glob("*.tmp"))
 
@@ -88,7 +82,7 @@ def test_results_table_rows_and_values(rendered):
         "deeplab",
     ]  # canonical order, failed left out
     runs = {
-        m: json.loads((rendered["results"] / m / "metrics.json").read_text())
+        m: json.loads((rendered["results"] / m / "seed-0" / "metrics.json").read_text())
         for m in ("unet", "fcn", "deeplab")
     }
     for row in rows:
@@ -97,19 +91,31 @@ def test_results_table_rows_and_values(rendered):
         assert cell == expected
 
 
-def test_best_values_are_highlighted(rendered):
+def test_best_values_are_highlighted_only_where_they_hold(rendered):
     table = rendered["soup"].select_one("#results-table")
     best = {
         cell["data-column"]: cell.find_parent("tr")["data-model"]
         for cell in table.select("td.best")
     }
-    # deeplab has the best quality; the highest mIoU, fewest parameters, fastest training
-    assert best["miou"] == "deeplab"
-    assert best["params"] == "deeplab"
+    # exact costs, and speeds timed alone on one machine; no mIoU on a synthetic study
+    assert best["params"] == "deeplab" and best["flops"] == "deeplab"
     assert best["inference_images_per_second"] == "fcn"
     assert best["train_seconds"] == "fcn"
-    assert len(table.select('td.best[data-column="miou"]')) == 1
-    assert table.select_one('td.best[data-column="miou"] strong') is not None
+    assert "miou" not in best
+    assert table.select_one('td.best[data-column="params"] strong') is not None
+
+
+def test_a_synthetic_study_says_it_checks_the_pipeline_and_ranks_nothing(rendered):
+    soup = rendered["soup"]
+    assert "verifica o procedimento, não as arquiteturas" in soup.select_one("aside.scope").text
+    observations = soup.select_one("ul.observations").get_text(" ", strip=True)
+    assert "estudo de verificação" in observations
+    assert "supera" not in observations and "indistinguíveis" not in observations
+    assert "Melhor modelo" not in soup.get_text()  # no "best model per criterion" table
+    assert soup.select_one("#fig-differences") is not None  # the intervals are still shown
+    interval = soup.select_one('#results-table tr[data-model="unet"] td[data-column="miou_ci"]')
+    low, high = (float(x.replace(",", ".")) for x in interval.get_text(strip=True).split("–"))
+    assert low < high
 
 
 def test_the_question_names_the_models_compared(rendered):
@@ -125,7 +131,7 @@ def test_failed_model_is_shown_with_its_error(rendered):
     assert len(boxes) == 1
     assert "PSPNet" in boxes[0].get_text()
     assert "OOM when allocating tensor" in boxes[0].select_one("pre.error").get_text()
-    assert boxes[0].select_one('a[href="notebooks/pspnet.html"]') is not None
+    assert boxes[0].select_one('a[href="notebooks/pspnet-seed-0.html"]') is not None
 
 
 def test_html_is_self_contained(rendered):
@@ -163,7 +169,7 @@ def test_content_of_sections(rendered):
 
 
 def test_exported_notebook_hides_code(rendered):
-    page = (rendered["base"] / "report" / "notebooks" / "unet.html").read_text(encoding="utf-8")
+    page = (rendered["base"] / "report" / "notebooks" / "unet-seed-0.html").read_text("utf-8")
     assert 'data-urbanseg-code="hidden"' in page and "urbanseg-toggle" in page
     assert "Mostrar código" in page
 
@@ -199,7 +205,7 @@ def test_english(tmp_path):
         soup.select_one('#results-table tr[data-model="unet"] td[data-column="miou"]').get_text(
             strip=True
         )
-        == f"{100 * json.loads((results / 'unet' / 'metrics.json').read_text())['metrics']['miou']:.1f}"
+        == f"{100 * json.loads((results / 'unet' / 'seed-0' / 'metrics.json').read_text())['metrics']['miou']:.1f}"
     )
 
 
@@ -233,23 +239,22 @@ def test_collect(rendered):
     assert list(frame.columns) == list(SUMMARY_COLUMNS)
     assert list(frame["model"]) == ["unet", "fcn", "deeplab", "pspnet"]
     assert list(frame["status"]) == ["ok", "ok", "ok", "failed"]
-    unet = json.loads((rendered["results"] / "unet" / "metrics.json").read_text())
+    unet = json.loads((rendered["results"] / "unet" / "seed-0" / "metrics.json").read_text())
     row = frame.set_index("model").loc["unet"]
-    assert row["miou"] == pytest.approx(unet["metrics"]["miou"])
+    assert row["miou_mean"] == pytest.approx(unet["metrics"]["miou"]) and row["seeds"] == 1
     assert row["params"] == unet["params"] and row["epochs"] == 4 and row["image_width"] == 128
     assert row["inference_images_per_second"] == 21.0
     failed = frame.set_index("model").loc["pspnet"]
-    assert np.isnan(failed["miou"]) and "OOM" in failed["error"]
-    summary = pd.read_csv(write_summary(load_records(rendered["results"]), rendered["results"]))
-    assert list(summary["model"]) == ["unet", "fcn", "deeplab", "pspnet"]
+    assert np.isnan(failed["miou_mean"]) and "OOM" in failed["error"] and failed["seeds"] == 0
     assert str(frame["params"].dtype) == "Int64" and str(frame["epochs"].dtype) == "Int64"
 
 
 def test_iou_table(rendered):
-    runs = [RunRecord.read(rendered["results"] / m) for m in ("unet", "fcn", "pspnet")]
+    runs = load_records(rendered["results"])
     table = iou_table(runs)
-    assert list(table.index) == ["unet", "fcn"] and list(table.columns) == list(CLASS_NAMES)
-    assert table["train"].isna().all()  # absent class: undefined IoU
+    assert list(table.index) == ["unet", "fcn", "deeplab"]
+    assert list(table.columns) == list(CLASS_NAMES)
+    assert table["train"].isna().all()  # absent class: undefined
 
 
 def test_malformed_metrics_names_the_file(tmp_path):
@@ -310,5 +315,101 @@ def test_discussion_says_no_model_gets_small_objects_instead_of_naming_a_best_at
     notes = discussion(Study([], tmp_path, "en"), summary, df_iou)
     assert any(note.startswith("No model segments the small objects") for note in notes)
     assert not any(note.startswith("On small objects") for note in notes)
-    assert any(note.startswith("On large background regions") for note in notes)
     assert text("disc_small_none", "pt", classes="x").startswith("Nenhum modelo")
+
+
+def real_study(tmp_path, qualities: dict[str, float], seeds=(0,)):
+    """Results of a real-size study (not synthetic, 600 train and 120 val images); models of
+    equal quality tie (the same pooled matrices, spread differently over the images)."""
+    from fakes import make_run
+
+    results = tmp_path / "results"
+    for model, quality in qualities.items():
+        for seed in seeds:
+            make_run(
+                results,
+                model,
+                None,
+                seed=seed,
+                synthetic=False,
+                train_images=600,
+                val_images=120,
+                quality=quality,
+                metrics_seed=round(quality * 1000),
+            )
+    return results
+
+
+def test_claims_follow_the_intervals(tmp_path):
+    """A clear gap is written as "beats", a gap within the intervals as indistinguishable."""
+    from urbanseg.report.discussion import discussion
+    from urbanseg.report.study import Study
+    from urbanseg.summary import iou_table
+
+    results = real_study(tmp_path, {"unet": 0.80, "fcn": 0.60, "deeplab": 0.80}, seeds=(0, 1))
+    study = Study(load_records(results), results, "en")
+    assert not study.pipeline_check
+    clear, close = study.stats.pair("unet", "fcn"), study.stats.pair("unet", "deeplab")
+    assert clear.differs and not close.differs  # the fixture is what the test says it is
+    notes = " ".join(discussion(study, study.summary, iou_table(study.records)))
+    assert "U-Net beats FCN-8s in mIoU" in notes and "DeepLabV3+ beats FCN-8s" in notes
+    assert "U-Net beats DeepLabV3+" not in notes and "DeepLabV3+ beats U-Net" not in notes
+    assert "indistinguishable" in notes and "U-Net and DeepLabV3+" in notes
+    assert "not corrected for the 3 comparisons" in notes
+    assert "check of the procedure" not in notes
+
+
+def test_the_table_marks_a_leader_only_when_it_beats_every_other(tmp_path):
+    from urbanseg.report import render_report
+
+    results = real_study(tmp_path, {"unet": 0.62, "fcn": 0.60, "deeplab": 0.90})
+    soup = bs4.BeautifulSoup(
+        render_report(results, tmp_path / "out", lang="en", pdf=False)["html"].read_text(),
+        "html.parser",
+    )
+    marked = soup.select('#results-table td.best[data-column="miou"]')
+    assert [cell.find_parent("tr")["data-model"] for cell in marked] == ["deeplab"]
+    assert soup.select_one("aside.scope") is None  # a real study: no pipeline-check warning
+    results = real_study(tmp_path / "tie", {"unet": 0.80, "deeplab": 0.80})
+    soup = bs4.BeautifulSoup(
+        render_report(results, tmp_path / "tie-out", lang="en", pdf=False)["html"].read_text(),
+        "html.parser",
+    )
+    assert not soup.select('#results-table td.best[data-column="miou"]')
+
+
+def test_speeds_of_concurrent_runs_are_not_compared(tmp_path):
+    from urbanseg.report.discussion import discussion
+    from urbanseg.report.study import Study
+    from urbanseg.summary import iou_table
+
+    results = real_study(tmp_path, {"unet": 0.8, "fcn": 0.6})
+    record = RunRecord.read(results / "fcn" / "seed-0")
+    record.timing.concurrent_runs = 2
+    record.write(results / "fcn" / "seed-0")
+    study = Study(load_records(results), results, "en")
+    assert not study.speeds_comparable
+    notes = discussion(study, study.summary, iou_table(study.records))
+    assert any("Speeds are not compared" in note for note in notes)
+    assert not any("the fastest model was" in note for note in notes)
+
+
+def test_the_design_table_warns_about_a_context_module_larger_than_its_map(tmp_path):
+    from urbanseg.report.study import Study
+    from urbanseg.report.tables import design
+
+    results = real_study(tmp_path, {"deeplab": 0.8, "unet": 0.7})
+    record = RunRecord.read(results / "deeplab" / "seed-0")
+    record.context = {
+        "module": "aspp",
+        "feature_map": [8, 16],
+        "rates": [6, 12, 18],
+        "batch_norm": True,
+    }
+    record.write(results / "deeplab" / "seed-0")
+    table = design(Study(load_records(results), results, "en"))
+    rows = {row["model"]: row for row in table["rows"]}
+    assert rows["DeepLabV3+"]["context"] == "ASPP (rates 6, 12, 18) on 16 × 8"
+    assert rows["U-Net"]["pretrained"] == "no backbone" and rows["U-Net"]["width"] == "0.25"
+    assert len(table["warnings"]) == 1 and "rate(s) 12, 18" in table["warnings"][0]
+    assert "epochs = 4" in table["same"] and not any("seed" in x for x in table["same"])

@@ -13,7 +13,14 @@ by ``labels.colorize``. Scores, fractions in [0, 1] in the results, are plotted 
 """
 
 from ._style import DPI, WIDTH, figure_to_png, save_figure
-from .compare import all_training_curves, iou_bars, iou_heatmap, metric_bars, speed_vs_accuracy
+from .compare import (
+    all_training_curves,
+    iou_bars,
+    iou_heatmap,
+    metric_bars,
+    pairwise_differences,
+    speed_vs_accuracy,
+)
 from .images import dataset_samples, error_map, model_predictions, sample_predictions
 from .run import (
     class_frequency,
@@ -39,6 +46,7 @@ __all__ = [
     "metric_bars",
     "model_predictions",
     "normalized_confusion",
+    "pairwise_differences",
     "per_class_iou",
     "sample_predictions",
     "save_figure",

@@ -17,7 +17,15 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..catalog import model_colors
 from ..i18n import class_name, number, text
-from ._style import WIDTH, label_curve_axes, model_label, new_figure, set_title, styled
+from ._style import (
+    WIDTH,
+    label_curve_axes,
+    localize,
+    model_label,
+    new_figure,
+    set_title,
+    styled,
+)
 
 
 @styled
@@ -109,8 +117,9 @@ def metric_bars(
     title: str | None = None,
     names: Mapping[str, str] | None = None,
 ) -> Figure:
-    """Grouped bars: one group per model, one bar per metric (%), each value written on top."""
-    ok = summary[summary["status"] == "ok"] if "status" in summary else summary
+    """Grouped bars: one group per model, one bar per metric (%), each value written on top;
+    a metric with ``<metric>_ci_low``/``_ci_high`` columns gets its interval as an error bar."""
+    ok = summary[summary["status"] != "failed"] if "status" in summary else summary
     models = list(ok["model"])
     figure = new_figure(WIDTH if len(models) > 2 else WIDTH * 0.7, 2.9)
     ax = figure.subplots()
@@ -129,15 +138,23 @@ def metric_bars(
             edgecolor="white",
             linewidth=0.5,
         )
-        for p, v in zip(positions, values):
-            ax.text(
-                p,
-                np.nan_to_num(v) + 1.5,
-                number(v, 1, lang),
-                ha="center",
-                va="bottom",
-                fontsize=6.5,
+        tops = np.nan_to_num(values)
+        if f"{metric}_ci_low" in ok and ok[f"{metric}_ci_low"].notna().any():
+            low = 100 * ok[f"{metric}_ci_low"].astype(float).to_numpy()
+            high = 100 * ok[f"{metric}_ci_high"].astype(float).to_numpy()
+            errors = np.nan_to_num(np.vstack([values - low, high - values]))
+            ax.errorbar(
+                positions,
+                values,
+                yerr=errors,
+                fmt="none",
+                ecolor="#222222",
+                elinewidth=0.8,
+                capsize=2,
             )
+            tops = np.fmax(tops, np.nan_to_num(high))
+        for p, top, v in zip(positions, tops, values):
+            ax.text(p, top + 1.5, number(v, 1, lang), ha="center", va="bottom", fontsize=6.5)
     ax.set_xticks(x, [model_label(m, names) for m in models])
     ax.set_xlim(-0.6, len(models) - 0.4)
     ax.set_ylim(0, 109)
@@ -197,7 +214,7 @@ def speed_vs_accuracy(
     names: Mapping[str, str] | None = None,
 ) -> Figure:
     """mIoU (%) against inference images/s (log scale); point area proportional to parameters."""
-    ok = summary[summary["status"] == "ok"] if "status" in summary else summary
+    ok = summary[summary["status"] != "failed"] if "status" in summary else summary
     ok = ok[
         np.isfinite(ok["inference_images_per_second"].astype(float))
         & np.isfinite(ok["miou"].astype(float))
@@ -280,4 +297,33 @@ def all_training_curves(
     if handles:
         figure.legend(handles, labels, loc="outside lower center", ncols=min(len(handles), 6))
     set_title(figure, title, text("plot_curves_title", lang))
+    return figure
+
+
+@styled
+def pairwise_differences(
+    pairs: Sequence[tuple[str, str, float, float, float]],
+    *,
+    lang: str = "pt",
+    title: str | None = None,
+    names: Mapping[str, str] | None = None,
+) -> Figure:
+    """One row per pair of models (first, second, difference, low, high): the difference of
+    their mIoU in points with its interval; dark where the interval excludes 0."""
+    figure = new_figure(WIDTH * 0.8, 0.8 + 0.3 * len(pairs))
+    ax = figure.subplots()
+    y = np.arange(len(pairs))
+    for row, (_first, _second, difference, low, high) in zip(y, pairs):
+        differs = low > 0 or high < 0
+        color = "#1b4f72" if differs else "#9a9a9a"
+        ax.plot([100 * low, 100 * high], [row, row], color=color, linewidth=2)
+        ax.plot(100 * difference, row, "o", color=color, markersize=5)
+    ax.axvline(0, color="#444444", linewidth=0.8, linestyle="--")
+    labels = [f"{model_label(a, names)} − {model_label(b, names)}" for a, b, *_ in pairs]
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xlabel(text("plot_difference_x", lang))
+    ax.grid(axis="y", visible=False)
+    localize(ax, lang)
+    set_title(figure, title, text("plot_difference_title", lang))
     return figure

@@ -70,10 +70,11 @@ def export_notebooks(
     A notebook that cannot be exported is noted in its entry, never fatal to the report."""
     entries, written = [], {}
     for record in study.records:
-        name = study.name(record.model)
+        name = study.run_name(record)
         entry = {
             "model": name,
             "key": record.model,
+            "seed": record.seed,
             "href": None,
             "label": None,
             "missing": None,
@@ -84,7 +85,8 @@ def export_notebooks(
         if notebook is None:
             entry["missing"] = study.t("appendix_missing", model=name)
             continue
-        target = out_dir / "notebooks" / f"{record.model}.html"
+        stem = record.model if record.seed is None else f"{record.model}-seed-{record.seed}"
+        target = out_dir / "notebooks" / f"{stem}.html"
         try:
             export_notebook(notebook, target, environment, lang=study.lang, report=report)
         except Exception as error:  # a broken notebook must not take the report down
@@ -92,6 +94,6 @@ def export_notebooks(
             reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
             entry["missing"] = study.t("appendix_failed_export", model=name, error=reason)
             continue
-        written[f"notebook:{record.model}"] = target
+        written[f"notebook:{stem}"] = target
         entry.update(href=f"notebooks/{target.name}", label=study.t("appendix_link", model=name))
     return entries, written

@@ -1,8 +1,10 @@
 """Section 5 of the report: observations derived from the numbers, one sentence each.
 
-Every sentence is a template of the locale files filled with values of the summary table and
-the per-class IoU; a sentence is left out when the numbers cannot support it (fewer than two
-models, undefined scores, a "best" at 0.0 %).
+Every sentence is a template of the locale files filled with values of the summary table, the
+per-class IoU and the study's statistics. A sentence is left out when the evidence cannot carry
+it: "A supera B" only when the paired interval of their difference excludes 0; no ordering of
+architectures at all on a synthetic or smoke-size study (``Study.pipeline_check``); no speed
+comparison between runs timed concurrently or in different environments.
 """
 
 from __future__ import annotations
@@ -12,51 +14,81 @@ import pandas as pd
 from ..i18n import class_name, number, percent
 from ..metrics import INSTANCE_CLASS_NAMES
 from ..records import is_missing
-from .study import Study
+from .study import MIN_TRAIN_IMAGES, MIN_VAL_IMAGES, Study, size_text
 
 SMALL_CLASSES = ("pole", "traffic light", "traffic sign", "person", "rider", "bicycle")
-LARGE_CLASSES = ("road", "building", "vegetation", "sky")
+FULL_RESOLUTION = (1024, 2048)  # where the official iIoU instance sizes hold
+IIOU_GAP = 0.03  # a smaller gap between iIoU and the instance classes' IoU says nothing
 
 
 def discussion(study: Study, summary: pd.DataFrame, df_iou: pd.DataFrame) -> list[str]:
-    """The discussion's paragraphs, for the successful runs' ``summary`` rows and ``df_iou``."""
-    notes = _ranking(study, summary)
+    """The discussion's paragraphs, for the successful models' ``summary`` rows and ``df_iou``."""
+    notes = [_scope(study)] if study.pipeline_check else _differences(study)
     if not df_iou.empty:
         notes += _classes(study, df_iou)
-    notes += _speed(study, summary) + _efficiency(study, summary)
-    if not df_iou.empty:
-        notes += _instances(study, summary, df_iou)
+    notes += _speed(study, summary)
+    if not study.pipeline_check:
+        notes += _efficiency(study, summary)
+        if not df_iou.empty:
+            notes += _instances(study, summary, df_iou)
     if study.synthetic:
         notes.append(study.t("disc_synthetic"))
     if study.failed:
         key = "disc_failed_one" if len(study.failed) == 1 else "disc_failed_many"
-        notes.append(study.t(key, models=study.join_models(r.model for r in study.failed)))
+        notes.append(
+            study.t(key, models=study.join_models(dict.fromkeys(r.model for r in study.failed)))
+        )
     return notes + _baseline(study, summary)
 
 
-def _ranking(study: Study, summary: pd.DataFrame) -> list[str]:
-    ranked = summary[summary["miou"].notna()].sort_values("miou", ascending=False)
-    lang = study.lang
-    if len(ranked) == 1:
-        only = ranked.iloc[0]
-        return [
-            study.t(
-                "disc_single", model=study.name(only["model"]), value=percent(only["miou"], 1, lang)
+def _scope(study: Study) -> str:
+    """Why this study checks the pipeline and ranks nothing."""
+    if study.synthetic:
+        reason = study.t("disc_scope_synthetic")
+    else:
+        reason = study.t("disc_scope_small", train=MIN_TRAIN_IMAGES, val=MIN_VAL_IMAGES)
+    return study.t("disc_scope", reason=reason)
+
+
+def _differences(study: Study) -> list[str]:
+    """Which models differ in mIoU by the paired intervals, and which cannot be told apart."""
+    stats = study.stats
+    if not stats.pairs:
+        return [study.t("disc_no_intervals")] if len(stats.models) > 1 else []
+    notes, ties = [], []
+    for pair in stats.pairs:
+        if pair.differs:
+            better, worse = (
+                (pair.first, pair.second) if pair.difference > 0 else (pair.second, pair.first)
             )
-        ]
-    if len(ranked) >= 2:
-        first, second = ranked.iloc[0], ranked.iloc[1]
-        return [
-            study.t(
-                "disc_best",
-                model=study.name(first["model"]),
-                value=percent(first["miou"], 1, lang),
-                margin=number(100 * (first["miou"] - second["miou"]), 1, lang),
-                second=study.name(second["model"]),
-                second_value=percent(second["miou"], 1, lang),
+            oriented = stats.pair(better, worse)
+            notes.append(
+                study.t(
+                    "disc_differs",
+                    better=study.name(better),
+                    worse=study.name(worse),
+                    points=number(100 * oriented.difference, 1, study.lang),
+                    low=number(100 * oriented.ci_low, 1, study.lang),
+                    high=number(100 * oriented.ci_high, 1, study.lang),
+                )
             )
-        ]
-    return []
+        else:
+            ties.append(
+                study.t("disc_pair", first=study.name(pair.first), second=study.name(pair.second))
+            )
+    if ties:
+        notes.append(study.t("disc_ties", pairs="; ".join(ties)))
+    notes.append(
+        study.t(
+            "disc_intervals",
+            images=stats.images,
+            seeds=", ".join(str(len(m.seeds)) for m in stats.models.values())
+            if len({len(m.seeds) for m in stats.models.values()}) > 1
+            else str(len(next(iter(stats.models.values())).seeds)),
+            pairs=len(stats.pairs),
+        )
+    )
+    return notes
 
 
 def _class_list(study: Study, items) -> str:
@@ -67,7 +99,8 @@ def _class_list(study: Study, items) -> str:
 
 
 def _classes(study: Study, df_iou: pd.DataFrame) -> list[str]:
-    """The hardest and easiest classes, the undefined ones, and small vs large objects."""
+    """The hardest and easiest classes over every model, the undefined ones, and small objects
+    that no model segments."""
     notes = []
     means = df_iou.mean(axis=0, skipna=True)
     defined = means.dropna().sort_values()
@@ -80,51 +113,45 @@ def _classes(study: Study, df_iou: pd.DataFrame) -> list[str]:
     undefined = [class_name(c, study.lang) for c in means.index if is_missing(means[c])]
     if undefined:
         notes.append(study.t("disc_undefined", classes=study.join(undefined)))
-    if len(df_iou) < 2:
-        return notes
-    best_of = {}
-    for key, classes in (("disc_small", SMALL_CLASSES), ("disc_large", LARGE_CLASSES)):
-        group = df_iou[list(classes)].mean(axis=1, skipna=True).dropna()
-        if group.empty:
-            continue
-        names = study.join(class_name(c, study.lang) for c in classes)
-        best = group.idxmax()
-        if group[best] < 0.0005:  # "best" at 0.0 % says nothing: no model gets them
-            notes.append(study.t(f"{key}_none", classes=names))
-            continue
-        best_of[key] = best
-        notes.append(
-            study.t(
-                key,
-                classes=names,
-                model=study.name(best),
-                value=percent(group[best], 1, study.lang),
-            )
-        )
-    if len(best_of) == 2 and len(set(best_of.values())) == 1:
-        notes[-1] += " " + study.t("disc_same_best")
+    small = df_iou[list(SMALL_CLASSES)].mean(axis=1, skipna=True).dropna()
+    if not small.empty and small.max() < 0.0005:  # every model rounds to 0.0 %
+        names = study.join(class_name(c, study.lang) for c in SMALL_CLASSES)
+        notes.append(study.t("disc_small_none", classes=names))
     return notes
 
 
 def _speed(study: Study, summary: pd.DataFrame) -> list[str]:
-    timed = summary[summary["inference_images_per_second"].notna() & summary["miou"].notna()]
+    """The forward pass's speed, compared only when every run was timed alone on one setup."""
+    timed = summary[summary["inference_images_per_second"].notna()]
     if len(timed) < 2:
         return []
-    fastest = timed.loc[timed["inference_images_per_second"].astype(float).idxmax()]
-    best = timed.loc[timed["miou"].astype(float).idxmax()]
-    if fastest["model"] == best["model"]:
-        return [study.t("disc_fastest_is_best", model=study.name(best["model"]))]
-    return [
-        study.t(
-            "disc_fastest",
-            model=study.name(fastest["model"]),
-            speed=number(fastest["inference_images_per_second"], 1, study.lang),
-            value=percent(fastest["miou"], 1, study.lang),
-            best=study.name(best["model"]),
-            best_speed=number(best["inference_images_per_second"], 1, study.lang),
+    if not study.speeds_comparable:
+        return [study.t("disc_speed_not_comparable")]
+    speeds = timed["inference_images_per_second"].astype(float)
+    fastest, slowest = timed.loc[speeds.idxmax()], timed.loc[speeds.idxmin()]
+    record = study.ok[0]
+    setup = study.t(
+        "disc_speed_setup",
+        batch=record.timing.forward_batch or "—",
+        size=size_text(
+            (record.parameters.get("image_height"), record.parameters.get("image_width"))
         ),
-        study.t("disc_pareto", models=study.join_models(pareto(timed))),
+        precision=record.precision or "—",
+    )
+    notes = [
+        study.t(
+            "disc_speed",
+            setup=setup,
+            fastest=study.name(fastest["model"]),
+            fast=number(fastest["inference_images_per_second"], 1, study.lang),
+            slowest=study.name(slowest["model"]),
+            slow=number(slowest["inference_images_per_second"], 1, study.lang),
+        )
     ]
+    if not study.pipeline_check and summary["miou"].notna().sum() >= 2:
+        front = pareto(timed[timed["miou"].notna()])
+        notes.append(study.t("disc_pareto", models=study.join_models(front)))
+    return notes
 
 
 def pareto(frame: pd.DataFrame) -> list[str]:
@@ -166,7 +193,10 @@ def _efficiency(study: Study, summary: pd.DataFrame) -> list[str]:
 
 
 def _instances(study: Study, summary: pd.DataFrame, df_iou: pd.DataFrame) -> list[str]:
-    """Models whose iIoU is below the mean IoU of the classes with instances."""
+    """Models whose iIoU is well below the mean IoU of the classes with instances; only at the
+    resolution the official instance sizes are for (2048 x 1024)."""
+    if any(tuple(r.data.image_size or ()) != FULL_RESOLUTION for r in study.ok):
+        return []
     instance_mean = df_iou[list(INSTANCE_CLASS_NAMES)].mean(axis=1, skipna=True)
     iiou = summary.set_index("model")["iiou"]
     below = [
@@ -174,7 +204,7 @@ def _instances(study: Study, summary: pd.DataFrame, df_iou: pd.DataFrame) -> lis
         for model in df_iou.index
         if not is_missing(iiou.get(model))
         and not is_missing(instance_mean[model])
-        and iiou[model] < instance_mean[model]
+        and iiou[model] < instance_mean[model] - IIOU_GAP
     ]
     return [study.t("disc_iiou", models=study.join_models(below))] if below else []
 

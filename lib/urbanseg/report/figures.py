@@ -49,7 +49,17 @@ def results_figures(
     """
     lang, names = study.lang, study.names
     figures: dict[str, Any] = dict.fromkeys(
-        ("headline", "heatmap", "bars", "speed", "curves", "predictions", "errors", "missing")
+        (
+            "headline",
+            "heatmap",
+            "bars",
+            "differences",
+            "speed",
+            "curves",
+            "predictions",
+            "errors",
+            "missing",
+        )
     )
     figures["confusion"] = []
     if not study.ok:
@@ -57,22 +67,34 @@ def results_figures(
     figures["headline"] = embed(plots.metric_bars(summary, lang=lang, title="", names=names))
     figures["heatmap"] = embed(plots.iou_heatmap(df_iou, lang=lang, title="", names=names))
     figures["bars"] = embed(plots.iou_bars(df_iou, lang=lang, title="", names=names))
-    if summary["inference_images_per_second"].notna().any():
+    pairs = [(p.first, p.second, p.difference, p.ci_low, p.ci_high) for p in study.stats.pairs]
+    if pairs:
+        figures["differences"] = embed(
+            plots.pairwise_differences(pairs, lang=lang, title="", names=names)
+        )
+    if study.speeds_comparable and summary["inference_images_per_second"].notna().any():
         figures["speed"] = embed(plots.speed_vs_accuracy(summary, lang=lang, title="", names=names))
     histories = {r.model: r.history for r in study.ok if r.history is not None}
     if histories:
         figures["curves"] = embed(
             plots.all_training_curves(histories, lang=lang, title="", names=names)
         )
-    figures["confusion"] = [
-        {
-            "model": study.name(record.model),
-            "key": record.model,
-            **embed(plots.confusion_matrix(record.metrics, lang=lang, title="")),
-        }
-        for record in study.ok
-        if record.metrics.get("confusion_matrix")
-    ]
+    figures["confusion"] = []
+    for model in dict.fromkeys(r.model for r in study.ok):
+        matrices = [
+            r.metrics["confusion_matrix"]
+            for r in study.runs_of(model)
+            if r.metrics.get("confusion_matrix")
+        ]
+        if matrices:  # every seed's pixels together
+            summed = {"confusion_matrix": np.sum(np.asarray(matrices, dtype=np.int64), axis=0)}
+            figures["confusion"].append(
+                {
+                    "model": study.name(model),
+                    "key": model,
+                    **embed(plots.confusion_matrix(summed, lang=lang, title="")),
+                }
+            )
     figures.update(_prediction_figures(study, samples))
     return figures
 

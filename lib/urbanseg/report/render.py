@@ -23,8 +23,9 @@ from ..atomic import write_atomically
 from ..catalog import CITYSCAPES
 from ..errors import InputError
 from ..i18n import LANGUAGES, duration, number, percent
-from ..records import iou_table, load_records, summary_table, write_summary
+from ..records import load_records
 from ..resources import templates_dir
+from ..summary import iou_table, write_summary
 from . import tables
 from .annex import export_notebooks
 from .dataset import data_section
@@ -135,8 +136,8 @@ def render_report(
         )
     study = Study(records, results_dir, lang)
     written: dict[str, Path] = {"summary": write_summary(records, results_dir)}
-    summary = summary_table(study.ok)
-    df_iou = iou_table(study.ok)
+    summary = study.summary
+    df_iou = iou_table(records)
     data = data_section(study, data_root)
     environment = jinja_environment(lang)
     name = OUTPUT_NAMES[lang]
@@ -163,6 +164,24 @@ def render_report(
     return written
 
 
+def _scope(study: Study) -> dict[str, Any]:
+    """What the study may claim, and the facts the templates state about it."""
+    seeds = [len(m.seeds) for m in study.stats.models.values()]
+    scales = {r.evaluation.input_scale for r in study.ok if r.evaluation.input_scale}
+    full_resolution = all(tuple(r.data.image_size or ()) == (1024, 2048) for r in study.ok)
+    return {
+        "pipeline_check": study.pipeline_check,
+        "speeds_comparable": study.speeds_comparable,
+        "seeds": max(seeds, default=0),
+        "seed_list": ", ".join(map(str, study.seeds)),
+        "images": study.stats.images,
+        "pairs": len(study.stats.pairs),
+        "input_scale": number(scales.pop(), 2, study.lang) if len(scales) == 1 else None,
+        "iiou_caveat": bool(study.ok) and not full_resolution,
+        "selection": ", ".join(sorted({r.training.selection for r in study.ok})),
+    }
+
+
 def _context(study: Study, summary, df_iou, data, notebooks) -> dict[str, Any]:
     """Everything the templates read."""
     ok, failed, lang = study.ok, study.failed, study.lang
@@ -180,11 +199,12 @@ def _context(study: Study, summary, df_iou, data, notebooks) -> dict[str, Any]:
         "n_models": study.t("summary_n_models_one")
         if len(ok) == 1
         else study.t("summary_n_models_many", n=len(ok)),
-        "best": tables.best_per_criterion(study, summary) if ok else [],
+        "scope": _scope(study),
         "data": data,
         "figures": results_figures(study, summary, df_iou, data),
         "table": tables.results_table(study, summary) if ok else None,
         "models": tables.models_section(study),
+        "design": tables.design(study),
         "parameters": tables.parameters_table(study),
         "protocol": tables.protocol(study),
         "corrections": [
@@ -198,11 +218,15 @@ def _context(study: Study, summary, df_iou, data, notebooks) -> dict[str, Any]:
         "missing_history": [study.name(r.model) for r in ok if r.history is None],
         "failed_boxes": [
             {
-                "model": study.name(record.model),
+                "model": study.run_name(record),
                 "error": record.error or "",
                 "date": record.date,
                 "notebook": next(
-                    (n["href"] for n in notebooks if n["key"] == record.model and n["href"]),
+                    (
+                        n["href"]
+                        for n in notebooks
+                        if (n["key"], n["seed"]) == (record.model, record.seed) and n["href"]
+                    ),
                     None,
                 ),
             }

@@ -1,6 +1,6 @@
-"""The report's tables and lists, as rows of formatted text: results, best model per criterion,
-the models, parameters and protocol of the method section, and the reproducibility section's
-commands and environment."""
+"""The report's tables and lists, as rows of formatted text: the results (mean ± spread over
+seeds, intervals), the models, design, parameters and protocol of the method section, and the
+reproducibility section's commands and environment."""
 
 from __future__ import annotations
 
@@ -9,19 +9,13 @@ from typing import Any
 
 import pandas as pd
 
+from ..catalog import CATALOG
 from ..config import RunConfig
 from ..i18n import duration, number, percent
-from ..records import SCORE_COLUMNS, is_missing
+from ..records import is_missing
+from ..summary import SCORE_COLUMNS
 from .study import Study, int_text, size_text
 
-# Results-table columns after the six scores: (key, label key, unit key, higher is better)
-_COST_COLUMNS = (
-    ("params", "col_params", "unit_millions", False),
-    ("flops", "col_flops", "unit_giga", False),
-    ("train_seconds", "col_train_time", "unit_time", False),
-    ("inference_images_per_second", "col_inference", "unit_img_s", True),
-    ("peak_rss_mb", "col_memory", "unit_mib", False),
-)
 _ENVIRONMENT_KEYS = tuple(
     [
         "urbanseg",
@@ -51,79 +45,109 @@ def _best_indices(values: list[float], higher: bool) -> set[int]:
     }
 
 
+def significant_leader(study: Study) -> str | None:
+    """The model whose mIoU is above every other's with a paired interval that excludes 0;
+    None when there is none, or the study is a pipeline check."""
+    if study.pipeline_check:
+        return None
+    models = list(study.stats.models)
+    for model in models:
+        pairs = [study.stats.pair(model, other) for other in models if other != model]
+        if pairs and all(p is not None and p.ci_low > 0 for p in pairs):
+            return model
+    return None
+
+
 def results_table(study: Study, summary: pd.DataFrame) -> dict[str, Any]:
-    """Header and rows of the results table, formatted, with the best cell of each column marked."""
+    """Header and rows of the results table, formatted. Marked best: the fewest parameters and
+    FLOPs (exact), the fastest times when the runs' speeds compare, and the mIoU of a model that
+    beats every other with a paired interval that excludes 0 (never on a pipeline check)."""
     lang = study.lang
-    formatters = {
-        "params": lambda v: number(v / 1e6, 2, lang),
-        "flops": lambda v: number(v / 1e9, 1, lang),
-        "train_seconds": lambda v: duration(v, lang),
-        "inference_images_per_second": lambda v: number(v, 1, lang),
-        "peak_rss_mb": lambda v: number(v, 0, lang),
-    }
-    columns = [
-        (c, (study.t(f"col_{c}"), study.t("unit_percent")), lambda v: percent(v, 1, lang), True)
-        for c in SCORE_COLUMNS
+    pct = lambda v: percent(v, 1, lang)  # noqa: E731
+    leader = significant_leader(study)
+    comparable = study.speeds_comparable
+
+    def miou_text(row) -> str:
+        spread = row["miou_std"]
+        mean = pct(row["miou_mean"])
+        return mean if is_missing(spread) else f"{mean} ± {pct(spread)}"
+
+    def ci_text(row) -> str:
+        if is_missing(row["miou_ci_low"]):
+            return study.t("not_available")
+        return f"{pct(row['miou_ci_low'])}–{pct(row['miou_ci_high'])}"
+
+    # (key, header label key, unit key, format(row), which rows are best)
+    columns: list[tuple] = [
+        ("seeds", "col_seeds", "unit_runs", lambda r: int_text(r["seeds"]), set()),
+        (
+            "miou",
+            "col_miou",
+            "unit_mean_sd",
+            miou_text,
+            {i for i, m in enumerate(summary["model"]) if m == leader},
+        ),
+        ("miou_ci", "col_miou_ci", "unit_ci", ci_text, set()),
     ]
     columns += [
-        (c, (study.t(label), study.t(unit)), formatters[c], higher)
-        for c, label, unit, higher in _COST_COLUMNS
+        (c, f"col_{c}", "unit_percent", lambda r, c=c: pct(r[c]), set()) for c in SCORE_COLUMNS[1:]
     ]
-    columns = [c for c in columns if summary[c[0]].notna().any()]  # drop columns nobody recorded
-    rows = [{"model": study.name(m), "key": m, "cells": []} for m in summary["model"]]
-    for key, _label, fmt, higher in columns:
+    costs = [
+        ("params", "col_params", "unit_millions", lambda v: number(v / 1e6, 2, lang), False, True),
+        ("flops", "col_flops", "unit_giga", lambda v: number(v / 1e9, 1, lang), False, True),
+        (
+            "train_seconds",
+            "col_train_time",
+            "unit_time",
+            lambda v: duration(v, lang),
+            False,
+            comparable,
+        ),
+        (
+            "inference_images_per_second",
+            "col_inference",
+            "unit_img_s",
+            lambda v: number(v, 1, lang),
+            True,
+            comparable,
+        ),
+        (
+            "pipeline_images_per_second",
+            "col_pipeline",
+            "unit_img_s",
+            lambda v: number(v, 1, lang),
+            True,
+            comparable,
+        ),
+        ("peak_rss_mb", "col_memory", "unit_mib", lambda v: number(v, 0, lang), False, False),
+        (
+            "gpu_peak_mb",
+            "col_gpu_memory",
+            "unit_mib",
+            lambda v: number(v, 0, lang),
+            False,
+            comparable,
+        ),
+    ]
+    for key, label, unit, fmt, higher, ranked in costs:
         values = [float(v) if not is_missing(v) else math.nan for v in summary[key]]
-        best = _best_indices(values, higher)
-        for i, value in enumerate(values):
-            rows[i]["cells"].append(
-                {
-                    "text": study.t("not_available") if is_missing(value) else fmt(value),
-                    "best": i in best,
-                    "column": key,
-                }
-            )
+        best = _best_indices(values, higher) if ranked else set()
+        columns.append((key, label, unit, lambda r, key=key, fmt=fmt: fmt(float(r[key])), best))
+    present = {"miou": "miou_mean", "miou_ci": "miou_ci_low"}
+    columns = [c for c in columns if summary[present.get(c[0], c[0])].notna().any()]
+    rows = []
+    for i, (_, row) in enumerate(summary.iterrows()):
+        cells = []
+        for key, _label, _unit, fmt, best in columns:
+            source = present.get(key, key)
+            text = study.t("not_available") if is_missing(row[source]) else fmt(row)
+            cells.append({"text": text, "best": i in best, "column": key})
+        rows.append({"model": study.name(row["model"]), "key": row["model"], "cells": cells})
     return {
-        "header": [label for _, label, _, _ in columns],
+        "header": [(study.t(label), study.t(unit)) for _, label, unit, _, _ in columns],
         "keys": [c[0] for c in columns],
         "rows": rows,
     }
-
-
-def best_per_criterion(study: Study, summary: pd.DataFrame) -> list[dict[str, str]]:
-    lang = study.lang
-    criteria = [
-        (c, study.t(f"metric_name_{c}"), True, lambda v: percent(v, 1, lang) + " %")
-        for c in SCORE_COLUMNS
-    ]
-    criteria += [
-        (
-            "inference_images_per_second",
-            study.t("metric_name_inference"),
-            True,
-            lambda v: study.t("unit_images_per_second", value=number(v, 1, lang)),
-        ),
-        (
-            "params",
-            study.t("metric_name_params"),
-            False,
-            lambda v: study.t("unit_params", value=number(v / 1e6, 2, lang)),
-        ),
-        ("train_seconds", study.t("metric_name_train_time"), False, lambda v: duration(v, lang)),
-    ]
-    rows = []
-    for key, label, higher, fmt in criteria:
-        column = summary[key].astype(float)
-        if column.notna().sum() == 0:
-            continue
-        index = column.idxmax() if higher else column.idxmin()
-        rows.append(
-            {
-                "criterion": label,
-                "model": study.name(summary.loc[index, "model"]),
-                "value": fmt(column[index]),
-            }
-        )
-    return rows
 
 
 # --- Method ------------------------------------------------------------------------------------
@@ -147,6 +171,78 @@ def models_section(study: Study) -> list[dict[str, Any]]:
             }
         )
     return models
+
+
+def design(study: Study) -> dict[str, Any]:
+    """What the comparison held equal and what it did not: the parameters shared by every model,
+    a per-model table of what differs (width, pretraining, rate, steps, normalisation, the
+    feature map where context is gathered) and warnings where a context module is larger than
+    its feature map."""
+    runs = study.ok
+    if not runs:
+        return {"same": [], "rows": [], "warnings": []}
+    ignored = {"data_root", "results_dir", "seed", "width", "backbone_weights"}
+    names = [n for n in runs[0].parameters if n not in ignored]
+    same = [
+        f"{name} = {study.value_text(runs[0].parameters.get(name))}"
+        for name in names
+        if len({repr(r.parameters.get(name)) for r in runs}) == 1
+    ]
+    rows, warnings = [], []
+    for record in runs:
+        info = study.infos[record.model]
+        context = record.context or {}
+        height, width = context.get("feature_map") or (None, None)
+        weights = record.parameters.get("backbone_weights")
+        if info.backbone is None and record.model in CATALOG:
+            pretrained = study.t("design_no_backbone")
+        elif weights:
+            pretrained = f"{weights} ({info.backbone})" if info.backbone else str(weights)
+        else:
+            pretrained = study.t("design_from_scratch")
+        module = context.get("module")
+        detail = ""
+        if module == "aspp":
+            detail = study.t("design_aspp", rates=", ".join(map(str, context["rates"])))
+            too_wide = [r for r in context["rates"] if height and r >= min(height, width)]
+            if too_wide:
+                warnings.append(
+                    study.t(
+                        "design_warning_aspp",
+                        model=info.display_name,
+                        rates=", ".join(map(str, too_wide)),
+                        size=size_text((height, width)),
+                    )
+                )
+        elif module == "pyramid":
+            detail = study.t("design_pyramid", bins=", ".join(map(str, context["bins"])))
+            too_many = [b for b in context["bins"] if height and b > min(height, width)]
+            if too_many:
+                warnings.append(
+                    study.t(
+                        "design_warning_pyramid",
+                        model=info.display_name,
+                        bins=", ".join(map(str, too_many)),
+                        size=size_text((height, width)),
+                    )
+                )
+        elif module == "bottleneck":
+            detail = study.t("design_bottleneck")
+        norm = context.get("batch_norm")
+        rows.append(
+            {
+                "model": info.display_name,
+                "width": study.value_text(
+                    record.model_options.get("width", record.parameters.get("width"))
+                ),
+                "pretrained": pretrained,
+                "learning_rate": study.value_text(record.parameters.get("learning_rate")),
+                "iterations": int_text(record.training.iterations),
+                "batch_norm": "—" if norm is None else study.t("word_yes" if norm else "word_no"),
+                "context": f"{detail} {size_text((height, width))}".strip() if height else detail,
+            }
+        )
+    return {"same": same, "rows": rows, "warnings": warnings}
 
 
 def parameters_table(study: Study) -> list[dict[str, str]]:
@@ -191,33 +287,36 @@ def protocol(study: Study) -> list[str]:
 
 def commands(study: Study) -> dict[str, Any]:
     """The commands that reproduce the runs: one ``urbanseg run`` per group of models that
-    share their parameters, naming only what differs from the defaults."""
+    share their parameters and seeds, naming only what differs from the defaults."""
     defaults = RunConfig().to_dict()
     groups: dict[tuple, list[str]] = {}
-    for record in study.ok:
-        parameters = record.parameters
+    for model in dict.fromkeys(r.model for r in study.ok):
+        runs = study.runs_of(model)
+        parameters = runs[0].parameters
         changed = tuple(
             (k, v)
             for k, v in parameters.items()
-            if k not in ("data_root", "results_dir") and (k not in defaults or defaults[k] != v)
+            if k not in ("data_root", "results_dir", "seed")
+            and (k not in defaults or defaults[k] != v)
         )
-        groups.setdefault((parameters.get("data_root"), changed), []).append(record.model)
+        seeds = tuple(r.seed for r in runs)
+        groups.setdefault((parameters.get("data_root"), changed, seeds), []).append(model)
     results_dir = study.results_dir
     run_lines = []
-    for (root, changed), models in groups.items():
+    for (root, changed, seeds), models in groups.items():
         words = ["urbanseg", "run", *models]
         if root:
             words += ["--root", str(root)]
         words += ["--results", str(results_dir)] if str(results_dir) != "results" else []
+        words += ["--seeds", *map(str, seeds)] if seeds != (0,) else []
         for name, value in changed:
             words += ["-p", name, study.value_text(value)]
         run_lines.append(" ".join(words))
-    seeds = dict.fromkeys(str(record.parameters.get("seed", "—")) for record in study.ok)
     return {
         "make": "make report",
         "run": run_lines,
         "report": f"urbanseg report --results {results_dir} --lang {study.lang}",
-        "seed": ", ".join(seeds),
+        "seed": ", ".join(map(str, study.seeds)) or "—",
     }
 
 
