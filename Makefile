@@ -5,9 +5,10 @@
 # Variables (passed through to every notebook):
 #   DATA=/path/to/cityscapes   the real data set (default: the embedded synthetic tree)
 #   MODELS="unet fcn"          which notebooks to run (default: all in notebooks/)
-#   EPOCHS=20                  training epochs
-#   SEEDS="0 1 2"              one run per model and seed (default "0 1": two seeds fit the
-#                              synthetic study in about 15 minutes on 2 cores)
+#   EPOCHS=20                  training epochs (default 6)
+#   SEEDS="0 1 2"              one run per model and seed (default "0 1")
+#                              The defaults, two seeds of 6 epochs, fit the synthetic study in
+#                              about 15 minutes on 2 cores; a real study wants more of both.
 #   SIZE=256x512               training resolution HxW (multiples of 32)
 #   JOBS=2                     notebooks run at once
 #   FORCE=1                    rerun models whose results are complete
@@ -21,6 +22,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stamp-setup
 JOBS   ?= 1
 SEEDS  ?= 0 1
+EPOCHS ?= 6
 
 RUN_ARGS := $(if $(DATA),--root $(DATA)) $(if $(strip $(SEEDS)),--seeds $(SEEDS)) \
             $(if $(EPOCHS),-p epochs $(EPOCHS)) \
