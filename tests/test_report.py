@@ -92,17 +92,17 @@ def test_results_table_rows_and_values(rendered):
 
 
 def test_best_values_are_highlighted_only_where_they_hold(rendered):
-    table = rendered["soup"].select_one("#results-table")
     best = {
         cell["data-column"]: cell.find_parent("tr")["data-model"]
-        for cell in table.select("td.best")
+        for cell in rendered["soup"].select("#results-table td.best, #cost-table td.best")
     }
     # exact costs, and speeds timed alone on one machine; no mIoU on a synthetic study
     assert best["params"] == "deeplab" and best["flops"] == "deeplab"
     assert best["inference_images_per_second"] == "fcn"
     assert best["train_seconds"] == "fcn"
     assert "miou" not in best
-    assert table.select_one('td.best[data-column="params"] strong') is not None
+    cost = rendered["soup"].select_one("#cost-table")
+    assert cost.select_one('td.best[data-column="params"] strong') is not None
 
 
 def test_a_synthetic_study_says_it_checks_the_pipeline_and_ranks_nothing(rendered):

@@ -19,8 +19,8 @@ from ..catalog import model_colors
 from ..i18n import class_name, number, text
 from ._style import (
     WIDTH,
+    DecimalCommaFormatter,
     label_curve_axes,
-    localize,
     model_label,
     new_figure,
     set_title,
@@ -324,6 +324,7 @@ def pairwise_differences(
     ax.invert_yaxis()
     ax.set_xlabel(text("plot_difference_x", lang))
     ax.grid(axis="y", visible=False)
-    localize(ax, lang)
+    if lang == "pt":  # the y axis holds the pairs' names
+        ax.xaxis.set_major_formatter(DecimalCommaFormatter())
     set_title(figure, title, text("plot_difference_title", lang))
     return figure

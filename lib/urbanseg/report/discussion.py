@@ -31,8 +31,6 @@ def discussion(study: Study, summary: pd.DataFrame, df_iou: pd.DataFrame) -> lis
         notes += _efficiency(study, summary)
         if not df_iou.empty:
             notes += _instances(study, summary, df_iou)
-    if study.synthetic:
-        notes.append(study.t("disc_synthetic"))
     if study.failed:
         key = "disc_failed_one" if len(study.failed) == 1 else "disc_failed_many"
         notes.append(

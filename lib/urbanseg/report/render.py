@@ -194,8 +194,8 @@ def _context(study: Study, summary, df_iou, data, notebooks) -> dict[str, Any]:
         "runs": study.records,
         "ok_runs": ok,
         "failed": failed,
-        "model_list": study.join_models(r.model for r in study.records),
-        "compared_list": study.join_models(r.model for r in (ok or study.records)),
+        "model_list": study.join_models(dict.fromkeys(r.model for r in study.records)),
+        "compared_list": study.join_models(dict.fromkeys(r.model for r in (ok or study.records))),
         "n_models": study.t("summary_n_models_one")
         if len(ok) == 1
         else study.t("summary_n_models_many", n=len(ok)),

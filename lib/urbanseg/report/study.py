@@ -150,6 +150,13 @@ class Study:
         listed = ", ".join(f"{self.name(model)} {fmt(value)}" for model, value in values)
         return self.t("data_varies", values=listed)
 
+    def number_text(self, value: Any) -> str:
+        """A parameter's number as prose shows it: 0.25 -> "0,25" in Portuguese."""
+        if isinstance(value, float):
+            text = f"{value:g}"
+            return text.replace(".", ",") if self.lang == "pt" else text
+        return self.value_text(value)
+
     def value_text(self, value: Any) -> str:
         """A parameter's value as the tables show it."""
         if value is None:

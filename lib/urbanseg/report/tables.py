@@ -59,9 +59,10 @@ def significant_leader(study: Study) -> str | None:
 
 
 def results_table(study: Study, summary: pd.DataFrame) -> dict[str, Any]:
-    """Header and rows of the results table, formatted. Marked best: the fewest parameters and
-    FLOPs (exact), the fastest times when the runs' speeds compare, and the mIoU of a model that
-    beats every other with a paired interval that excludes 0 (never on a pipeline check)."""
+    """The results as two tables, ``quality`` (scores) and ``cost``, formatted. Marked best: the
+    fewest parameters and FLOPs (exact), the fastest times when the runs' speeds compare, and the
+    mIoU of a model that beats every other with a paired interval that excludes 0 (never on a
+    pipeline check)."""
     lang = study.lang
     pct = lambda v: percent(v, 1, lang)  # noqa: E731
     leader = significant_leader(study)
@@ -133,6 +134,15 @@ def results_table(study: Study, summary: pd.DataFrame) -> dict[str, Any]:
         values = [float(v) if not is_missing(v) else math.nan for v in summary[key]]
         best = _best_indices(values, higher) if ranked else set()
         columns.append((key, label, unit, lambda r, key=key, fmt=fmt: fmt(float(r[key])), best))
+    quality = len(SCORE_COLUMNS) + 2  # seeds, mIoU, its interval, the other five scores
+    return {
+        "quality": _table(study, summary, columns[:quality]),
+        "cost": _table(study, summary, columns[quality:]),
+    }
+
+
+def _table(study: Study, summary: pd.DataFrame, columns: list[tuple]) -> dict[str, Any]:
+    """Header and formatted rows of ``columns``; a column nobody recorded is left out."""
     present = {"miou": "miou_mean", "miou_ci": "miou_ci_low"}
     columns = [c for c in columns if summary[present.get(c[0], c[0])].notna().any()]
     rows = []
@@ -156,18 +166,18 @@ def results_table(study: Study, summary: pd.DataFrame) -> dict[str, Any]:
 def models_section(study: Study) -> list[dict[str, Any]]:
     """Every model of the study, successful or failed: its name, description and paper."""
     models = []
-    for record in study.records:
-        info = study.infos[record.model]
+    for model in dict.fromkeys(r.model for r in study.records):
+        info = study.infos[model]
         models.append(
             {
-                "key": record.model,
+                "key": model,
                 "name": info.display_name,
                 "description": info.describe(study.lang) or study.t("model_other"),
                 "reference": study.t("model_reference", citation=info.reference)
                 if info.reference
                 else None,
                 "url": info.url,
-                "failed": not record.ok,
+                "failed": not study.runs_of(model),  # no seed ran
             }
         )
     return models
@@ -236,7 +246,7 @@ def design(study: Study) -> dict[str, Any]:
                     record.model_options.get("width", record.parameters.get("width"))
                 ),
                 "pretrained": pretrained,
-                "learning_rate": study.value_text(record.parameters.get("learning_rate")),
+                "learning_rate": study.number_text(record.parameters.get("learning_rate")),
                 "iterations": int_text(record.training.iterations),
                 "batch_norm": "—" if norm is None else study.t("word_yes" if norm else "word_no"),
                 "context": f"{detail} {size_text((height, width))}".strip() if height else detail,
