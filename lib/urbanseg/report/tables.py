@@ -183,6 +183,14 @@ def models_section(study: Study) -> list[dict[str, Any]]:
     return models
 
 
+# A context module's sizes, and when one is too large for a feature map of shorter side ``side``:
+# an atrous rate as large as the map sees only zero padding; a pyramid with more bins than cells.
+_CONTEXT_MODULES = {
+    "aspp": ("rates", lambda rate, side: rate >= side),
+    "pyramid": ("bins", lambda bins, side: bins > side),
+}
+
+
 def design(study: Study) -> dict[str, Any]:
     """What the comparison held equal and what it did not: the parameters shared by every model,
     a per-model table of what differs (width, pretraining, rate, steps, normalisation, the
@@ -211,38 +219,26 @@ def design(study: Study) -> dict[str, Any]:
         else:
             pretrained = study.t("design_from_scratch")
         module = context.get("module")
-        detail = ""
-        if module == "aspp":
-            detail = study.t("design_aspp", rates=", ".join(map(str, context["rates"])))
-            too_wide = [r for r in context["rates"] if height and r >= min(height, width)]
-            if too_wide:
+        detail = study.t("design_bottleneck") if module == "bottleneck" else ""
+        if module in _CONTEXT_MODULES:
+            field, exceeds = _CONTEXT_MODULES[module]
+            values = context[field]
+            detail = study.t(f"design_{module}", values=", ".join(map(str, values)))
+            too_large = [v for v in values if height and exceeds(v, min(height, width))]
+            if too_large:
                 warnings.append(
                     study.t(
-                        "design_warning_aspp",
+                        f"design_warning_{module}",
                         model=info.display_name,
-                        rates=", ".join(map(str, too_wide)),
+                        values=", ".join(map(str, too_large)),
                         size=size_text((height, width)),
                     )
                 )
-        elif module == "pyramid":
-            detail = study.t("design_pyramid", bins=", ".join(map(str, context["bins"])))
-            too_many = [b for b in context["bins"] if height and b > min(height, width)]
-            if too_many:
-                warnings.append(
-                    study.t(
-                        "design_warning_pyramid",
-                        model=info.display_name,
-                        bins=", ".join(map(str, too_many)),
-                        size=size_text((height, width)),
-                    )
-                )
-        elif module == "bottleneck":
-            detail = study.t("design_bottleneck")
         norm = context.get("batch_norm")
         rows.append(
             {
                 "model": info.display_name,
-                "width": study.value_text(
+                "width": study.number_text(
                     record.model_options.get("width", record.parameters.get("width"))
                 ),
                 "pretrained": pretrained,
