@@ -6,6 +6,9 @@ there, ``record.write(folder)`` writes the one its status calls for, atomically.
 module reads attributes of a record, never the JSON. ``load_records`` reads a whole results
 folder (one run per ``<model>/seed-<k>/``), and ``PerImage`` reads and writes a run's per-image
 confusion matrices. The study's tables (summary.csv, runs.csv) are ``urbanseg.summary``'s.
+
+(Past 400 lines on purpose: the record's parts, its JSON mapping, the per-image file and the
+folder layout are one file format; apart, each piece would import the others.)
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ A model is complete, and skipped unless ``force``, when its ``metrics.json`` has
 parameters: the notebook's defaults overridden by the run's parameters. The notebook computes the
 same digest from the values it receives. A notebook that finishes without writing such a
 ``metrics.json`` counts as failed.
+
+(Past 400 lines on purpose: planning, skipping, serial and parallel execution and the failure
+record of a run all turn around the same ``_Job`` and its folder.)
 """
 
 from __future__ import annotations
