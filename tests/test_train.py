@@ -237,3 +237,40 @@ def test_mixed_precision_is_chosen_on_gpu_and_trains(tiny_tree):
     finally:
         assert choose_precision(use_gpu=False) == "float32"
     assert _tiny_model().layers[2].compute_dtype == "float32"
+
+
+@pytest.mark.slow
+def test_pspnet_trains_with_its_auxiliary_loss_and_is_scored_on_its_main_head(tiny_tree):
+    """aux_head: two outputs, one mask per output in the training batches, loss = main + 0.4 aux;
+    monitoring and evaluation read the main logits only."""
+    from urbanseg.inference import evaluate_model
+    from urbanseg.models import build_model
+
+    keras.utils.set_random_seed(0)
+    samples = data.find_samples(tiny_tree, "train")
+    train = data.make_dataset(samples, (64, 128), 2, training=True, targets=2, progress=False)
+    _, masks = next(iter(train))
+    assert (
+        isinstance(masks, tuple)
+        and len(masks) == 2
+        and (masks[0].numpy() == masks[1].numpy()).all()
+    )
+    val = data.make_dataset(samples[:2], (64, 128), 2, progress=False)
+    model = build_model("pspnet", input_shape=(64, 128, 3), width=0.125, aux_head=True)
+    assert model.output_names == ["logits", "aux_logits"]
+    history = fit(
+        model,
+        train,
+        val,
+        epochs=1,
+        learning_rate=0.01,
+        steps_per_epoch=2,
+        aux_weight=0.4,
+        progress=False,
+    )
+    assert np.isfinite(history["loss"]).all() and 0 <= history["val_miou"].iloc[0] <= 1
+    main_only = keras.Model(model.inputs, model.outputs[0])
+    val_samples = data.find_samples(tiny_tree, "val")
+    with_aux = evaluate_model(model, val_samples, (64, 128), progress=False)
+    without = evaluate_model(main_only, val_samples, (64, 128), progress=False)
+    assert with_aux.metrics["confusion_matrix"] == without.metrics["confusion_matrix"]

@@ -33,6 +33,7 @@ class ModelInfo:
     cpu_width: float | None = None  # channel multiplier of the CPU-friendly default run
     backbone: str | None = None  # the ImageNet backbone backbone_weights="imagenet" loads
     color: str | None = None  # its colour in every figure; None: one of EXTRA_COLORS
+    aux_head: bool = False  # has an auxiliary classifier for aux_loss (the builder's aux_head)
 
     def describe(self, lang: str) -> str | None:
         """The description in ``lang`` (or in the only language given), None when there is none."""
@@ -149,6 +150,7 @@ CATALOG: dict[str, ModelInfo] = {
         cpu_width=0.25,
         backbone="ResNet50",
         color="#9467bd",
+        aux_head=True,
         **_paper(
             "H. Zhao, J. Shi, X. Qi, X. Wang, J. Jia",
             "Pyramid Scene Parsing Network",

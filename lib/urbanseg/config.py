@@ -36,6 +36,7 @@ class RunConfig:
     width: float | None = None  # channel multiplier; None: the model's CPU-friendly default
     seed: int = 0  # initialisation, data order, augmentation; the images are the same
     selection: str = "last"  # "last": the final weights; "holdout": best epoch on held-out cities
+    aux_loss: float = 0.0  # weight of PSPNet's auxiliary loss on conv4 (0.4 in the paper); 0: none
     results_dir: str = "results"
 
     @classmethod
@@ -63,6 +64,10 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise InputError(f"{name}={value}: must be at least 1, or None for the whole split")
+        if not 0 <= self.aux_loss <= 1:
+            raise InputError(
+                f"aux_loss={self.aux_loss}: must be between 0 (no auxiliary head) and 1"
+            )
         if not self.learning_rate > 0:
             raise InputError(f"learning_rate={self.learning_rate}: must be positive")
         if self.selection not in SELECTIONS:

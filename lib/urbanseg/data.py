@@ -318,9 +318,11 @@ def make_dataset(
     seed: int = 0,
     scale_range: tuple[float, float] = (0.75, 1.5),
     cache_dir: str | Path | None = None,
+    targets: int = 1,
     progress: bool = True,
 ):
-    """A ``tf.data.Dataset`` of ``(float32 image in [0, 255], int32 train ids)`` batches.
+    """A ``tf.data.Dataset`` of ``(float32 image in [0, 255], int32 train ids)`` batches; with
+    ``targets`` > 1, the train ids once per model output (a model with auxiliary heads).
 
     Images stay uint8 on disk and in the pipeline; each batch is cast to float32 only when it
     is produced. With ``training``: reshuffled every epoch, random horizontal flip and random
@@ -358,7 +360,8 @@ def make_dataset(
         return image, tf.cast(stacked[..., 3:], tf.uint8)
 
     def to_model(image, mask):
-        return tf.cast(image, tf.float32), tf.cast(mask[..., 0], tf.int32)
+        mask = tf.cast(mask[..., 0], tf.int32)
+        return tf.cast(image, tf.float32), mask if targets == 1 else (mask,) * targets
 
     dataset = tf.data.Dataset.from_tensor_slices((image_paths, mask_paths))
     if training:

@@ -149,7 +149,8 @@ class Experiment:
         return self.holdout_samples or self.val_samples
 
     def datasets(self):
-        """The training and monitoring ``tf.data`` pipelines (built once, cached on disk)."""
+        """The training and monitoring ``tf.data`` pipelines (built once, cached on disk); the
+        training batches carry the mask once per model output (auxiliary heads)."""
         if self._train_data is None:
             cfg = self.config
             self._train_data = data.make_dataset(
@@ -158,6 +159,7 @@ class Experiment:
                 cfg.batch_size,
                 training=True,
                 seed=cfg.seed,
+                targets=len(self.model.outputs) if self.model is not None else 1,
                 progress=self.progress,
             )
             self._monitor_data = data.make_dataset(
@@ -215,6 +217,14 @@ class Experiment:
         width, backbone_weights = model_arguments(self.model_name, cfg)
         if width is not None:
             options.setdefault("width", width)
+        if cfg.aux_loss > 0 and self.info.aux_head:
+            options.setdefault("aux_head", True)
+        elif cfg.aux_loss > 0 and self.model_name in catalog.CATALOG:
+            log.info(
+                "%s has no auxiliary head: aux_loss=%g does not apply",
+                self.model_name,
+                cfg.aux_loss,
+            )
         self.model_options = dict(options)
         arguments = dict(
             num_classes=NUM_CLASSES,
@@ -274,6 +284,7 @@ class Experiment:
             steps_per_epoch=steps,
             class_weights=class_weights,
             schedule=schedule,
+            aux_weight=cfg.aux_loss,
             select_best=select_best,
             best_path=self.out / "model.keras",
             checkpoint_dir=self.out,

@@ -82,6 +82,8 @@ class _ValidationCallback(keras.callbacks.Callback):
         matrix, losses, weights = ConfusionMatrix(NUM_CLASSES), [], []
         for images, masks in self.val_data:
             logits = self.model.predict_on_batch(images)
+            if isinstance(logits, (list, tuple)):  # an auxiliary head: the main output is scored
+                logits = logits[0]
             masks = np.asarray(masks)
             losses.append(float(self.loss(masks, logits)))
             weights.append(int((masks != 255).sum()))
@@ -192,6 +194,7 @@ def fit(
     steps_per_epoch: int,
     class_weights=None,
     schedule: str = "poly",
+    aux_weight: float = 0.4,
     select_best: bool = False,
     best_path: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
@@ -207,7 +210,9 @@ def fit(
     saved to ``best_path`` and restored at the end, so ``val_data`` must not be the split that is
     reported; without it the final weights are kept and the monitoring only draws the curves.
     The history's ``seconds`` is each epoch's wall time, ``monitor_seconds`` the part spent on
-    the monitoring pass and on saving the best weights.
+    the monitoring pass and on saving the best weights. A model with auxiliary outputs (after
+    its logits) trains on ``loss + aux_weight * aux_loss``, its training batches carrying the
+    mask once per output (``data.make_dataset(targets=...)``); only the logits are monitored.
     With ``checkpoint_dir``, the state after every epoch is kept there and a run interrupted
     with the same ``run_id`` resumes after its last finished epoch (the data order of the
     remaining epochs differs from an uninterrupted run's). ``callbacks`` run after ours.
@@ -215,9 +220,11 @@ def fit(
     from tqdm import tqdm
 
     loss = SegmentationCrossEntropy(class_weights)
+    outputs = len(model.outputs)  # the logits, then auxiliary heads (PSPNet's on conv4)
     model.compile(
         optimizer=make_optimizer(learning_rate, epochs * steps_per_epoch, schedule=schedule),
-        loss=loss,
+        loss=loss if outputs == 1 else [loss] * outputs,
+        loss_weights=None if outputs == 1 else [1.0] + [aux_weight] * (outputs - 1),
     )
     if select_best and not best_path:
         raise ValueError("select_best needs best_path, where the best epoch's weights are kept")
