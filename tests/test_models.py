@@ -281,3 +281,50 @@ def test_caffe_weights_have_their_first_kernel_flipped_to_rgb():
         target.get_layer("conv1_conv").get_weights()[0],
         reference.get_layer("conv1_conv").get_weights()[0][:, :, ::-1],
     )
+
+
+@pytest.mark.parametrize("size, channels, units", [(7, 8, 16), (1, 32, 12)])
+def test_a_dense_layer_becomes_the_equivalent_convolution(size, channels, units):
+    """FCN's fc6/fc7 from VGG16's fc1/fc2: the converted convolution on a (k, k, c) input gives
+    the Dense layer's output on the flattened input."""
+    from urbanseg.models.backbones import dense_as_convolution
+
+    rng = np.random.default_rng(0)
+    dense = keras.layers.Dense(units)
+    dense.build((None, size * size * channels))
+    dense.set_weights([rng.normal(size=w.shape).astype("float32") for w in dense.get_weights()])
+    convolution = keras.layers.Conv2D(units, size, padding="valid")
+    convolution.build((None, size, size, channels))
+    convolution.set_weights(dense_as_convolution(dense.get_weights(), size, channels))
+    x = rng.normal(size=(2, size, size, channels)).astype("float32")
+    expected = np.asarray(dense(x.reshape(2, -1)))
+    np.testing.assert_allclose(np.asarray(convolution(x))[:, 0, 0], expected, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="not a flattened"):
+        dense_as_convolution(dense.get_weights(), size + 1, channels)
+
+
+@pytest.mark.slow
+def test_fcn_with_imagenet_weights_converts_vgg16_fully_connected_layers(monkeypatch):
+    from urbanseg.models import backbones
+
+    vgg16 = keras.applications.VGG16(include_top=True, weights=None)  # random, no download
+    asked = []
+
+    def reference(architecture, weights, alpha=1.0):
+        asked.append((architecture, weights))
+        return vgg16
+
+    monkeypatch.setattr(backbones, "reference_backbone", reference)
+    model = build_model("fcn", 19, (64, 128, 3), backbone_weights="imagenet", width=1.0)
+    assert asked == [("vgg16_top", "imagenet")]
+    fc1_kernel, fc1_bias = vgg16.get_layer("fc1").get_weights()
+    fc6_kernel, fc6_bias = model.get_layer("fc6").get_weights()
+    np.testing.assert_array_equal(fc6_kernel, fc1_kernel.reshape(7, 7, 512, 4096))
+    np.testing.assert_array_equal(fc6_bias, fc1_bias)
+    np.testing.assert_array_equal(
+        model.get_layer("fc7").get_weights()[0][0, 0], vgg16.get_layer("fc2").get_weights()[0]
+    )
+    np.testing.assert_array_equal(  # the convolutions too, the first flipped from BGR to RGB
+        model.get_layer("block3_conv2").get_weights()[0],
+        vgg16.get_layer("block3_conv2").get_weights()[0],
+    )

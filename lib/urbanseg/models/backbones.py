@@ -194,7 +194,8 @@ def keras_cache_folder():
 def reference_backbone(architecture, weights, alpha=1.0):
     """keras.applications' model with ``weights`` ("imagenet" or a weights-file path).
 
-    ``architecture`` is "mobilenet_v2", "resnet50" or "vgg16". Raises WeightsUnavailableError,
+    ``architecture`` is "mobilenet_v2", "resnet50", "vgg16" or "vgg16_top" (VGG16 with its fully
+    connected layers, 528 MB). Raises WeightsUnavailableError,
     naming the file to fetch and where to put it, when the weights cannot be had.
     """
     if architecture == "mobilenet_v2":
@@ -206,6 +207,9 @@ def reference_backbone(architecture, weights, alpha=1.0):
     elif architecture == "vgg16":
         file_name = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
         constructor, kwargs = "VGG16", {}
+    elif architecture == "vgg16_top":  # with the fully connected fc1, fc2 (FCN's fc6, fc7)
+        file_name = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
+        constructor, kwargs = "VGG16", {"include_top": True}
     else:
         raise ValueError(f"unknown backbone {architecture!r}")
     if weights != "imagenet" and not os.path.isfile(os.fspath(weights)):
@@ -213,7 +217,10 @@ def reference_backbone(architecture, weights, alpha=1.0):
     build = getattr(keras.applications, constructor)
     source = weights if weights == "imagenet" else os.fspath(weights)
     try:
-        return build(include_top=False, weights=source, input_shape=(224, 224, 3), **kwargs)
+        options = {"include_top": False, **kwargs}
+        if not options["include_top"]:
+            options["input_shape"] = (224, 224, 3)
+        return build(weights=source, **options)
     except Exception as error:  # the download or the file failed: say what to do instead
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         if weights == "imagenet":
@@ -255,11 +262,39 @@ def copy_weights(model, reference, bgr_input_layer=None):
     return copied
 
 
-def vgg16_reference(backbone_weights, width: float):
+def vgg16_reference(backbone_weights, width: float, *, top: bool = False):
     """keras.applications.VGG16 holding the requested weights, or None without any; loaded
-    before the model is built, so a missing download fails first. Needs width=1."""
+    before the model is built, so a missing download fails first. Needs width=1. ``top``: with
+    ImageNet weights, the model with its fully connected layers (FCN converts them)."""
     if backbone_weights is None:
         return None
     if width != 1.0:
         raise ValueError(f"pretrained VGG16 weights need width=1.0, got width={width}")
-    return reference_backbone("vgg16", backbone_weights)
+    architecture = "vgg16_top" if top and backbone_weights == "imagenet" else "vgg16"
+    return reference_backbone(architecture, backbone_weights)
+
+
+def dense_as_convolution(dense_weights, kernel_size: int, channels: int):
+    """The weights of a Dense layer that reads a flattened (k, k, channels) map (channels last),
+    as those of the equivalent k x k convolution: what FCN does to VGG16's fc1 and fc2
+    (Long et al., arXiv:1411.4038, section 3.1). The convolution, with "valid" padding on a
+    (k, k, channels) input, gives the Dense layer's output at its one position."""
+    kernel, bias = dense_weights
+    units = kernel.shape[-1]
+    if kernel.shape[0] != kernel_size * kernel_size * channels:
+        raise ValueError(
+            f"a Dense kernel of {kernel.shape[0]} inputs is not a flattened "
+            f"{kernel_size}x{kernel_size}x{channels} map"
+        )
+    return [kernel.reshape(kernel_size, kernel_size, channels, units), bias]
+
+
+def copy_fully_connected(model, reference) -> None:
+    """VGG16's fc1 and fc2 into FCN's fc6 (7x7 convolution) and fc7 (1x1)."""
+    model.get_layer("fc6").set_weights(
+        dense_as_convolution(reference.get_layer("fc1").get_weights(), 7, 512)
+    )
+    model.get_layer("fc7").set_weights(
+        dense_as_convolution(reference.get_layer("fc2").get_weights(), 1, 4096)
+    )
+    logger.info("converted VGG16's fc1, fc2 into %s's fc6, fc7 convolutions", model.name)

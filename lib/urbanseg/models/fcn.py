@@ -40,8 +40,9 @@ def build_fcn(
         variant: "default", or "seed" for the original notebook's "FCN" (in truth a small U-Net:
             four VGG stages, upsampling and concatenation; 6,904,162 parameters with 34 classes).
         backbone_weights: None, "imagenet" or a path to keras.applications.VGG16 (no top) weights,
-            copied into the convolutions up to pool5 (fc6 and fc7 start from scratch); needs
-            width=1.
+            copied into the convolutions up to pool5; with "imagenet", VGG16's fully connected
+            fc1 and fc2 also become fc6 (7x7) and fc7 (1x1), as in the paper (a path: fc6 and
+            fc7 start from scratch). Needs width=1.
         width: channel multiplier; 1.0 is VGG16's 64..512 filters and 4096-channel fc6/fc7.
     """
     input_shape = check_arguments(
@@ -50,7 +51,9 @@ def build_fcn(
     if variant == "seed":
         check_seed_arguments("build_fcn", backbone_weights, ["width"] if width != 1.0 else [])
         return _build_seed_fcn(num_classes, input_shape)
-    reference = backbones.vgg16_reference(backbone_weights, width)
+    # The paper converts VGG16's classifier too: with ImageNet weights, fc6 and fc7 start from
+    # fc1 and fc2 (a weights file given by path holds the convolutions only).
+    reference = backbones.vgg16_reference(backbone_weights, width, top=True)
     inputs = keras.Input(input_shape, name="image")
     x = preprocess(inputs, "symmetric" if backbone_weights is None else "caffe")
     pools = {}
@@ -85,6 +88,8 @@ def build_fcn(
         model.get_layer(upscore).set_weights([_bilinear_kernel(4, num_classes)])
     if reference is not None:
         backbones.copy_weights(model, reference, bgr_input_layer="block1_conv1")
+        if any(layer.name == "fc1" for layer in reference.layers):
+            backbones.copy_fully_connected(model, reference)
     return model
 
 
