@@ -106,3 +106,27 @@ def test_the_images_do_not_depend_on_the_seed(tiny_tree, tmp_path):
     other = a_run(tiny_tree, tmp_path, seed=7, max_train_images=4, max_val_images=1)
     assert [s.stem for s in first.train_samples] == [s.stem for s in other.train_samples]
     assert [s.stem for s in first.val_samples] == [s.stem for s in other.val_samples]
+
+
+def test_output_stride_and_aux_loss_reach_only_the_models_that_have_them(tiny_tree, tmp_path):
+    config = RunConfig.from_dict(
+        {
+            "data_root": str(tiny_tree),
+            "image_height": 32,
+            "image_width": 64,
+            "width": 0.125,
+            "output_stride": 8,
+            "aux_loss": 0.4,
+            "results_dir": str(tmp_path),
+        }
+    )
+    expected = {
+        "pspnet": {"output_stride": 8, "aux_head": True},
+        "deeplab": {"output_stride": 8},
+        "unet": {},
+    }
+    for name, options in expected.items():
+        run = Experiment(name, config, progress=False)
+        model = run.build_model()
+        assert {k: v for k, v in run.model_options.items() if k != "width"} == options
+        assert len(model.outputs) == (2 if name == "pspnet" else 1)

@@ -215,11 +215,21 @@ def test_pspnet_aux_head_is_a_second_output():
 def test_deeplab_aspp_rates_and_output_stride():
     model = tiny_model("deeplab", (128, 256, 3))
     for rate in (6, 12, 18):
-        assert model.get_layer(f"aspp_conv_{rate}_conv").dilation_rate == (rate, rate)
+        assert model.get_layer(f"aspp_conv_{rate}_depthwise").dilation_rate == (rate, rate)
     assert tuple(model.get_layer("aspp_concat").output.shape[1:3]) == (8, 16)
     model = tiny_model("deeplab", (128, 256, 3), output_stride=8)
-    assert model.get_layer("aspp_conv_24_conv").dilation_rate == (24, 24)
+    assert model.get_layer("aspp_conv_24_depthwise").dilation_rate == (24, 24)
     assert tuple(model.get_layer("aspp_concat").output.shape[1:3]) == (16, 32)
+
+
+def test_deeplab_aspp_and_decoder_are_depthwise_separable_as_in_the_paper():
+    separable, plain = (tiny_model("deeplab", (64, 128, 3), separable=s) for s in (True, False))
+    for name in ("aspp_conv_12", "decoder_conv1", "decoder_conv2"):
+        depthwise = separable.get_layer(f"{name}_depthwise")
+        assert isinstance(depthwise, keras.layers.DepthwiseConv2D)
+        assert separable.get_layer(f"{name}_pointwise").kernel_size == (1, 1)
+        assert plain.get_layer(f"{name}_conv").kernel_size == (3, 3)
+    assert separable.count_params() < plain.count_params() / 1.5
 
 
 def test_imagenet_weights_unavailable_says_what_to_download(monkeypatch, tmp_path):

@@ -33,7 +33,9 @@ class ModelInfo:
     cpu_width: float | None = None  # channel multiplier of the CPU-friendly default run
     backbone: str | None = None  # the ImageNet backbone backbone_weights="imagenet" loads
     color: str | None = None  # its colour in every figure; None: one of EXTRA_COLORS
-    aux_head: bool = False  # has an auxiliary classifier for aux_loss (the builder's aux_head)
+    # Builder options the run parameters set: "output_stride" (the output_stride parameter),
+    # "aux_head" (on when aux_loss > 0).
+    options: tuple[str, ...] = ()
 
     def describe(self, lang: str) -> str | None:
         """The description in ``lang`` (or in the only language given), None when there is none."""
@@ -125,6 +127,7 @@ CATALOG: dict[str, ModelInfo] = {
         cpu_width=0.5,
         backbone="MobileNetV2",
         color="#d62728",
+        options=("output_stride",),
         **_paper(
             "L.-C. Chen, Y. Zhu, G. Papandreou, F. Schroff, H. Adam",
             "Encoder-Decoder with Atrous Separable Convolution for Semantic Image Segmentation",
@@ -150,7 +153,7 @@ CATALOG: dict[str, ModelInfo] = {
         cpu_width=0.25,
         backbone="ResNet50",
         color="#9467bd",
-        aux_head=True,
+        options=("output_stride", "aux_head"),
         **_paper(
             "H. Zhao, J. Shi, X. Qi, X. Wang, J. Jia",
             "Pyramid Scene Parsing Network",

@@ -37,6 +37,7 @@ class RunConfig:
     seed: int = 0  # initialisation, data order, augmentation; the images are the same
     selection: str = "last"  # "last": the final weights; "holdout": best epoch on held-out cities
     aux_loss: float = 0.0  # weight of PSPNet's auxiliary loss on conv4 (0.4 in the paper); 0: none
+    output_stride: int | None = None  # DeepLab, PSPNet: 8 (the papers') or 16; None: the model's
     results_dir: str = "results"
 
     @classmethod
@@ -64,6 +65,8 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise InputError(f"{name}={value}: must be at least 1, or None for the whole split")
+        if self.output_stride not in (None, 8, 16):
+            raise InputError(f"output_stride={self.output_stride}: must be 8, 16 or None")
         if not 0 <= self.aux_loss <= 1:
             raise InputError(
                 f"aux_loss={self.aux_loss}: must be between 0 (no auxiliary head) and 1"

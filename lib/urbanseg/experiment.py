@@ -217,14 +217,14 @@ class Experiment:
         width, backbone_weights = model_arguments(self.model_name, cfg)
         if width is not None:
             options.setdefault("width", width)
-        if cfg.aux_loss > 0 and self.info.aux_head:
-            options.setdefault("aux_head", True)
-        elif cfg.aux_loss > 0 and self.model_name in catalog.CATALOG:
-            log.info(
-                "%s has no auxiliary head: aux_loss=%g does not apply",
-                self.model_name,
-                cfg.aux_loss,
-            )
+        for option, value, wanted in (
+            ("output_stride", cfg.output_stride, cfg.output_stride is not None),
+            ("aux_head", True, cfg.aux_loss > 0),
+        ):
+            if wanted and option in self.info.options:
+                options.setdefault(option, value)
+            elif wanted and self.model_name in catalog.CATALOG:
+                log.info("%s has no %s: the parameter does not apply", self.model_name, option)
         self.model_options = dict(options)
         arguments = dict(
             num_classes=NUM_CLASSES,

@@ -60,9 +60,9 @@ def _has_batch_norm(model) -> bool:
 
 
 def _context_module(model) -> dict:
-    atrous = {}  # rate -> its 3x3 convolution (deeplab.py names them aspp_conv_<rate>_conv)
+    atrous = {}  # rate -> its 3x3 convolution (aspp_conv_<rate>_conv, or _depthwise if separable)
     for layer in model.layers:
-        match = re.fullmatch(r"aspp_conv_(\d+)_conv", layer.name)
+        match = re.fullmatch(r"aspp_conv_(\d+)_(conv|depthwise)", layer.name)
         if match and int(match.group(1)) > 1:
             atrous[int(match.group(1))] = layer
     if atrous:

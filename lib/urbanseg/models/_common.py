@@ -92,6 +92,24 @@ def conv_bn_relu(x, filters, kernel_size=3, *, name, dilation_rate=1, batch_norm
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
+def separable_conv_bn_relu(x, filters, kernel_size=3, *, name, dilation_rate=1):
+    """Depthwise-separable convolution as in DeepLabV3+ (arXiv:1802.02611, section 3.2): a
+    depthwise (atrous) convolution, batch norm, ReLU, then a 1x1 pointwise convolution, batch
+    norm, ReLU: ``name``_depthwise/_depthwise_bn/_depthwise_relu/_pointwise/_bn/_relu."""
+    x = layers.DepthwiseConv2D(
+        kernel_size,
+        padding="same",
+        dilation_rate=dilation_rate,
+        use_bias=False,
+        name=f"{name}_depthwise",
+    )(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_depthwise_bn")(x)
+    x = layers.ReLU(name=f"{name}_depthwise_relu")(x)
+    x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_pointwise")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
 @keras.saving.register_keras_serializable(package="urbanseg")
 class BilinearResize(layers.Layer):
     """Bilinear resize of channels-last feature maps to a fixed ``size`` = (height, width).
