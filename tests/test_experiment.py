@@ -130,3 +130,29 @@ def test_output_stride_and_aux_loss_reach_only_the_models_that_have_them(tiny_tr
         model = run.build_model()
         assert {k: v for k, v in run.model_options.items() if k != "width"} == options
         assert len(model.outputs) == (2 if name == "pspnet" else 1)
+
+
+def test_iterations_become_epochs_of_equal_length(tiny_tree, tmp_path):
+    run = a_run(tiny_tree, tmp_path)  # 6 train images, batch 2: 3 steps per pass
+    assert run.schedule() == (2, 3)  # epochs decide
+    for iterations, expected in ((4, (2, 2)), (3, (1, 3)), (2, (1, 2)), (7, (3, 3))):
+        run.config = RunConfig.from_dict({**run.config.to_dict(), "iterations": iterations})
+        epochs, steps = run.schedule()
+        assert (epochs, steps) == expected and steps <= 3
+        assert iterations <= epochs * steps < iterations + epochs
+
+
+def test_training_follows_the_iteration_budget(tiny_tree, tmp_path):
+    run = a_run(
+        tiny_tree,
+        tmp_path,
+        iterations=4,
+        optimizer="sgd",
+        learning_rate=0.01,
+        weight_decay=5e-4,
+        min_learning_rate=1e-4,
+    )
+    history = run.train()
+    assert len(history) == 2 and int(run.model.optimizer.iterations.numpy()) == 4
+    assert run.training.iterations == 4 and run.training.steps_per_epoch == 2
+    assert history["learning_rate"].iloc[-1] == pytest.approx(1e-4, rel=1e-4)  # the floor

@@ -63,6 +63,28 @@ def test_class_pixel_counts_and_image_totals():
     assert totals[:3].tolist() == [3, 7, 0]  # class 0 appears in the first image (3 valid px) only
 
 
+@pytest.mark.parametrize("name, kind", [("sgd", "SGD"), ("adamw", "AdamW"), ("adam", "Adam")])
+def test_the_papers_sgd_and_the_poly_schedule_to_its_floor(name, kind):
+    """SGD, momentum 0.9, weight decay 5e-4, poly 0.9 from 0.01 to a floor of 1e-4 at the last
+    of 1000 steps, after a 10-step linear warm-up."""
+    optimizer = make_optimizer(
+        0.01, 1000, optimizer=name, weight_decay=5e-4, min_learning_rate=1e-4, warmup_steps=10
+    )
+    assert type(optimizer).__name__ == kind and optimizer.weight_decay == pytest.approx(5e-4)
+    if name == "sgd":
+        assert optimizer.momentum == pytest.approx(0.9)
+    schedule = optimizer._learning_rate
+    assert float(schedule(1000)) == pytest.approx(1e-4, rel=1e-6)  # the floor, at the last step
+    assert float(schedule(2000)) == pytest.approx(1e-4, rel=1e-6)  # and no lower after it
+    assert float(schedule(500)) == pytest.approx(1e-4 + (0.01 - 1e-4) * 0.5**0.9, rel=1e-5)
+    assert float(schedule(0)) == pytest.approx(0.01 * (1 - 0) / 10, rel=1e-5)  # warming up
+    assert float(schedule(9)) == pytest.approx(1e-4 + (0.01 - 1e-4) * (1 - 0.009) ** 0.9, rel=1e-5)
+    clone = type(schedule).from_config(schedule.get_config())
+    assert float(clone(500)) == pytest.approx(float(schedule(500)))
+    with pytest.raises(ValueError, match="optimizer='rmsprop'"):
+        make_optimizer(0.01, 10, optimizer="rmsprop")
+
+
 def test_poly_schedule_decays_to_zero():
     optimizer = make_optimizer(0.01, 100)
     schedule = (
@@ -94,7 +116,7 @@ def test_fit_records_history_and_learns_and_keeps_the_last_epoch(tiny_tree, tmp_
     """selection="last": the weights after fit are the final epoch's; none chosen, none saved."""
     keras.utils.set_random_seed(0)
     samples = data.find_samples(tiny_tree, "train")
-    train = data.make_dataset(samples, (32, 64), 2, training=False, progress=False)
+    train = data.make_dataset(samples, (32, 64), 2, training=False, repeat=True, progress=False)
     val = data.make_dataset(samples[:2], (32, 64), 2, progress=False)
     model, epochs = _tiny_model(), _WeightsPerEpoch()
     history = fit(
@@ -177,7 +199,7 @@ def _tiny_model():
 def test_an_interrupted_fit_resumes_after_its_last_finished_epoch(tiny_tree, tmp_path):
     keras.utils.set_random_seed(0)
     samples = data.find_samples(tiny_tree, "train")
-    train = data.make_dataset(samples, (32, 64), 2, progress=False)
+    train = data.make_dataset(samples, (32, 64), 2, repeat=True, progress=False)
     val = data.make_dataset(samples[:2], (32, 64), 2, progress=False)
     options = dict(
         epochs=4,
@@ -229,8 +251,9 @@ def test_mixed_precision_is_chosen_on_gpu_and_trains(tiny_tree):
         assert model.layers[2].compute_dtype == "float16"
         samples = data.find_samples(tiny_tree, "train")
         batches = data.make_dataset(samples, (32, 64), 2, progress=False)
+        endless = data.make_dataset(samples, (32, 64), 2, repeat=True, progress=False)
         history = fit(
-            model, batches, batches, epochs=1, learning_rate=0.01, steps_per_epoch=3, progress=False
+            model, endless, batches, epochs=1, learning_rate=0.01, steps_per_epoch=3, progress=False
         )
         assert np.isfinite(history["loss"]).all()
         assert type(model.optimizer).__name__ == "LossScaleOptimizer"  # Keras guards float16

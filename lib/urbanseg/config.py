@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from .errors import InputError
 
 # Which weights are scored: never chosen on the split that is reported.
 SELECTIONS = ("last", "holdout")
+OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class RunConfig:
     batch_size: int = 4
     max_train_images: int | None = None  # None: the whole train split (2975 on Cityscapes)
     max_val_images: int | None = None  # None: the whole val split (500 on Cityscapes)
-    learning_rate: float = 2e-3  # Adam, poly decay to 0 over the run
+    learning_rate: float = 2e-3  # the initial rate, poly decay (power 0.9) to min_learning_rate
     backbone_weights: str | None = None  # None, "imagenet" or a weights file (DeepLab, PSPNet)
     variant: str = "default"  # "seed": the original notebook's U-Net, SegNet, FCN
     width: float | None = None  # channel multiplier; None: the model's CPU-friendly default
@@ -38,6 +40,12 @@ class RunConfig:
     selection: str = "last"  # "last": the final weights; "holdout": best epoch on held-out cities
     aux_loss: float = 0.0  # weight of PSPNet's auxiliary loss on conv4 (0.4 in the paper); 0: none
     output_stride: int | None = None  # DeepLab, PSPNet: 8 (the papers') or 16; None: the model's
+    optimizer: str = "adam"  # "adam", "adamw" or "sgd" (the papers': lr 0.01, momentum 0.9)
+    momentum: float = 0.9  # SGD's
+    weight_decay: float = 0.0  # 5e-4 in the papers' recipe
+    iterations: int | None = None  # optimizer steps in all (replaces epochs); None: epochs decide
+    warmup_iterations: int = 0  # linear warm-up of the rate over the first steps
+    min_learning_rate: float = 0.0  # the floor the poly decay reaches at the last step
     results_dir: str = "results"
 
     @classmethod
@@ -65,6 +73,17 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise InputError(f"{name}={value}: must be at least 1, or None for the whole split")
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(
+                f"optimizer={self.optimizer!r}: must be one of {', '.join(map(repr, OPTIMIZERS))}"
+            )
+        if self.iterations is not None and self.iterations < 1:
+            raise InputError(f"iterations={self.iterations}: must be at least 1, or None")
+        if self.warmup_iterations < 0:
+            raise InputError(f"warmup_iterations={self.warmup_iterations}: must be 0 or more")
+        for name in ("momentum", "weight_decay", "min_learning_rate"):
+            if not 0 <= getattr(self, name) < (1 if name == "momentum" else math.inf):
+                raise InputError(f"{name}={getattr(self, name)}: out of range")
         if self.output_stride not in (None, 8, 16):
             raise InputError(f"output_stride={self.output_stride}: must be 8, 16 or None")
         if not 0 <= self.aux_loss <= 1:
@@ -73,6 +92,11 @@ class RunConfig:
             )
         if not self.learning_rate > 0:
             raise InputError(f"learning_rate={self.learning_rate}: must be positive")
+        if not self.min_learning_rate < self.learning_rate:
+            raise InputError(
+                f"min_learning_rate={self.min_learning_rate}: must be below learning_rate "
+                f"({self.learning_rate})"
+            )
         if self.selection not in SELECTIONS:
             raise InputError(
                 f"selection={self.selection!r}: must be one of {', '.join(map(repr, SELECTIONS))}"

@@ -319,6 +319,7 @@ def make_dataset(
     scale_range: tuple[float, float] = (0.75, 1.5),
     cache_dir: str | Path | None = None,
     targets: int = 1,
+    repeat: bool | None = None,
     progress: bool = True,
 ):
     """A ``tf.data.Dataset`` of ``(float32 image in [0, 255], int32 train ids)`` batches; with
@@ -328,6 +329,8 @@ def make_dataset(
     is produced. With ``training``: reshuffled every epoch, random horizontal flip and random
     scale-crop (bilinear image, nearest mask, padding 255 in the mask), full batches only.
     Augmentation uses stateless random ops seeded from ``seed``, so a run is repeatable.
+    ``repeat`` (default: ``training``): endless, reshuffled at every pass, for a number of
+    optimizer steps that need not be a whole number of passes.
     """
     import tensorflow as tf
 
@@ -377,4 +380,7 @@ def make_dataset(
             augment, num_parallel_calls=tf.data.AUTOTUNE
         )
     dataset = dataset.batch(batch_size, drop_remainder=training and len(samples) >= batch_size)
-    return dataset.map(to_model, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.map(to_model, num_parallel_calls=tf.data.AUTOTUNE)
+    if training if repeat is None else repeat:
+        dataset = dataset.repeat()
+    return dataset.prefetch(tf.data.AUTOTUNE)

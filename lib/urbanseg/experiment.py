@@ -13,6 +13,7 @@ Everything lands in ``results/<model>/`` (docs/results.md), each file written at
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -272,18 +273,23 @@ class Experiment:
             class_weights = median_frequency_weights(*self._class_statistics())
             log.info("median-frequency class weights: %s", np.round(class_weights, 2).tolist())
         train_data, monitor_data = self.datasets()
-        steps = max(len(self.train_samples) // cfg.batch_size, 1)
+        epochs, steps = self.schedule()
         self.out.mkdir(parents=True, exist_ok=True)
         select_best = cfg.selection == "holdout"
         self.history = fit(
             model,
             train_data,
             monitor_data,
-            epochs=cfg.epochs,
+            epochs=epochs,
             learning_rate=cfg.learning_rate,
             steps_per_epoch=steps,
             class_weights=class_weights,
             schedule=schedule,
+            optimizer=cfg.optimizer,
+            momentum=cfg.momentum,
+            weight_decay=cfg.weight_decay,
+            min_learning_rate=cfg.min_learning_rate,
+            warmup_steps=cfg.warmup_iterations,
             aux_weight=cfg.aux_loss,
             select_best=select_best,
             best_path=self.out / "model.keras",
@@ -292,22 +298,32 @@ class Experiment:
             progress=self.progress,
         )
         if select_best:
-            self.training.best_epoch = int(
-                self.history.loc[self.history["val_miou"].idxmax(), "epoch"]
-            )
+            best = self.history.loc[self.history["val_miou"].idxmax(), "epoch"]
+            self.training.best_epoch = int(best)
         else:
-            self.training.best_epoch = cfg.epochs
+            self.training.best_epoch = epochs
             save_model(model, self.out / "model.keras")
-        self.training.steps_per_epoch, self.training.iterations = steps, steps * cfg.epochs
+        self.training.steps_per_epoch, self.training.iterations = steps, steps * epochs
         seconds = float(self.history["seconds"].sum())
         monitor = float(self.history["monitor_seconds"].fillna(0).sum())
         self.timing.update(
             train_seconds=seconds - monitor,
             monitor_seconds=monitor,
-            train_images_per_second=cfg.epochs * steps * cfg.batch_size / (seconds - monitor),
+            train_images_per_second=epochs * steps * cfg.batch_size / (seconds - monitor),
         )
         write_atomically(self.out / HISTORY_FILE, self.history.to_csv(index=False))
         return self.history
+
+    def schedule(self) -> tuple[int, int]:
+        """(epochs, optimizer steps per epoch): ``epochs`` passes over the training images, or,
+        with ``iterations``, that many steps in epochs of equal length (at most one pass each;
+        80,000 steps of a 371-step pass: 216 epochs of 371 = 80,136)."""
+        cfg = self.config
+        one_pass = max(len(self.train_samples) // cfg.batch_size, 1)
+        if cfg.iterations is None:
+            return cfg.epochs, one_pass
+        epochs = math.ceil(cfg.iterations / one_pass)
+        return epochs, math.ceil(cfg.iterations / epochs)
 
     def evaluate(self, protocol: str = "full") -> dict:
         """Score the model on the whole (selected) val split, the first time it sees those

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path, write_atomically
+from .config import OPTIMIZERS
 from .labels import NUM_CLASSES
 from .losses import SegmentationCrossEntropy
 from .metrics import ConfusionMatrix
@@ -26,20 +27,64 @@ from .records import HISTORY_COLUMNS
 log = logging.getLogger(__name__)
 
 
+@keras.saving.register_keras_serializable(package="urbanseg")
+class PolyDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """``floor + (rate - floor) * (1 - step / total) ** power`` (the "poly" policy of DeepLab,
+    arXiv:1606.00915, and MMSegmentation's ``PolyLR`` with ``eta_min``), reaching ``floor`` at
+    step ``total``; during the first ``warmup`` steps the rate rises linearly to that curve."""
+
+    def __init__(self, rate, total, power=0.9, floor=0.0, warmup=0):
+        self.rate, self.total, self.power = float(rate), max(int(total), 1), float(power)
+        self.floor, self.warmup = float(floor), int(warmup)
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        progress = keras.ops.minimum(step / self.total, 1.0)
+        rate = self.floor + (self.rate - self.floor) * (1.0 - progress) ** self.power
+        if self.warmup:
+            rate = rate * keras.ops.minimum((step + 1.0) / self.warmup, 1.0)
+        return rate
+
+    def get_config(self):
+        return {
+            "rate": self.rate,
+            "total": self.total,
+            "power": self.power,
+            "floor": self.floor,
+            "warmup": self.warmup,
+        }
+
+
 def make_optimizer(
-    learning_rate: float, total_steps: int, *, schedule: str = "poly", power: float = 0.9
+    learning_rate: float,
+    total_steps: int,
+    *,
+    optimizer: str = "adam",
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    schedule: str = "poly",
+    power: float = 0.9,
+    min_learning_rate: float = 0.0,
+    warmup_steps: int = 0,
 ) -> keras.optimizers.Optimizer:
-    """Adam; ``schedule="poly"`` decays the rate as ``lr * (1 - step/total)**0.9`` (DeepLab,
-    arXiv 1606.00915), ``"constant"`` keeps it."""
+    """Adam, AdamW or SGD with momentum (the papers' recipe: SGD, lr 0.01, momentum 0.9,
+    weight decay 5e-4), ``weight_decay`` applied by Keras to every variable. ``schedule="poly"``
+    decays the rate with power 0.9 to ``min_learning_rate`` at the last step (``PolyDecay``, with
+    an optional linear warm-up); ``"constant"`` keeps it."""
     if schedule == "poly":
-        rate = keras.optimizers.schedules.PolynomialDecay(
-            learning_rate, decay_steps=max(total_steps, 1), end_learning_rate=0.0, power=power
-        )
+        rate = PolyDecay(learning_rate, total_steps, power, min_learning_rate, warmup_steps)
     elif schedule == "constant":
         rate = learning_rate
     else:
         raise ValueError(f"schedule={schedule!r}: expected 'poly' or 'constant'")
-    return keras.optimizers.Adam(rate)
+    decay = weight_decay or None
+    if optimizer == "adam":
+        return keras.optimizers.Adam(rate, weight_decay=decay)
+    if optimizer == "adamw":
+        return keras.optimizers.AdamW(rate, weight_decay=weight_decay)
+    if optimizer == "sgd":
+        return keras.optimizers.SGD(rate, momentum=momentum, weight_decay=decay)
+    raise ValueError(f"optimizer={optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
 
 
 class _ValidationCallback(keras.callbacks.Callback):
@@ -194,6 +239,11 @@ def fit(
     steps_per_epoch: int,
     class_weights=None,
     schedule: str = "poly",
+    optimizer: str = "adam",
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    min_learning_rate: float = 0.0,
+    warmup_steps: int = 0,
     aux_weight: float = 0.4,
     select_best: bool = False,
     best_path: str | Path | None = None,
@@ -204,8 +254,9 @@ def fit(
 ) -> pd.DataFrame:
     """Train ``model`` on batches of ``(float32 images, int32 train ids)``; return the history.
 
-    Compiles with Adam and :class:`SegmentationCrossEntropy` (void ignored, optional class
-    weights). After each epoch the loss and mIoU on ``val_data`` (the images monitored) are
+    ``train_data`` repeats (``data.make_dataset(training=True)``); an epoch is
+    ``steps_per_epoch`` optimizer steps. Compiles with ``make_optimizer`` (Adam by default) and
+    :class:`SegmentationCrossEntropy` (void ignored, optional class weights). After each epoch the loss and mIoU on ``val_data`` (the images monitored) are
     computed in one pass. With ``select_best``, the weights of the best epoch by that mIoU are
     saved to ``best_path`` and restored at the end, so ``val_data`` must not be the split that is
     reported; without it the final weights are kept and the monitoring only draws the curves.
@@ -222,7 +273,16 @@ def fit(
     loss = SegmentationCrossEntropy(class_weights)
     outputs = len(model.outputs)  # the logits, then auxiliary heads (PSPNet's on conv4)
     model.compile(
-        optimizer=make_optimizer(learning_rate, epochs * steps_per_epoch, schedule=schedule),
+        optimizer=make_optimizer(
+            learning_rate,
+            epochs * steps_per_epoch,
+            optimizer=optimizer,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            schedule=schedule,
+            min_learning_rate=min_learning_rate,
+            warmup_steps=warmup_steps,
+        ),
         loss=loss if outputs == 1 else [loss] * outputs,
         loss_weights=None if outputs == 1 else [1.0] + [aux_weight] * (outputs - 1),
     )
@@ -247,6 +307,7 @@ def fit(
         model.fit(
             train_data,
             epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
             initial_epoch=initial_epoch,
             callbacks=[callback, *callbacks],
             verbose=0,
