@@ -156,3 +156,75 @@ def test_training_follows_the_iteration_budget(tiny_tree, tmp_path):
     assert len(history) == 2 and int(run.model.optimizer.iterations.numpy()) == 4
     assert run.training.iterations == 4 and run.training.steps_per_epoch == 2
     assert history["learning_rate"].iloc[-1] == pytest.approx(1e-4, rel=1e-4)  # the floor
+
+
+def pixelwise(input_shape):
+    """Logits that depend on each pixel alone (1x1 convolutions): any window sees the same."""
+    inputs = keras.Input(input_shape)
+    x = layers.Rescaling(1 / 255)(inputs)
+    x = layers.Conv2D(8, 1, activation="relu", name="mix")(x)
+    return keras.Model(inputs, layers.Conv2D(19, 1, name="classify")(x))
+
+
+@pytest.mark.parametrize("overlap", [0.0, 0.33, 0.5])
+def test_sliding_windows_equal_the_whole_image_for_position_independent_logits(overlap):
+    from urbanseg.inference import slide_logits
+
+    window, whole = pixelwise((32, 64, 3)), pixelwise((96, 160, 3))
+    whole.set_weights(window.get_weights())
+    image = np.random.default_rng(0).integers(0, 256, (96, 160, 3)).astype(np.uint8)
+    expected = np.asarray(whole(image[None].astype("float32")))[0]
+    np.testing.assert_allclose(slide_logits(window, image, overlap), expected, atol=1e-5)
+
+
+def test_window_starts_cover_the_image_and_end_flush():
+    from urbanseg.inference import _starts
+
+    assert _starts(1024, 512, 1 / 3) == [0, 341, 512]
+    assert _starts(2048, 1024, 1 / 3) == [0, 683, 1024]
+    assert _starts(64, 64, 0.5) == [0]
+    for length, window, overlap in ((160, 64, 0.33), (97, 32, 0.0), (1000, 333, 0.9)):
+        starts = _starts(length, window, overlap)
+        covered = np.zeros(length, bool)
+        for start in starts:
+            covered[start : start + window] = True
+        assert covered.all() and starts[-1] + window == length
+
+
+@pytest.mark.parametrize("mode", ["whole", "slide"])
+def test_a_run_scores_the_whole_image_or_sliding_windows(tiny_tree, tmp_path, mode):
+    run = a_run(tiny_tree, tmp_path, image_height=32, image_width=32, epochs=1, eval_mode=mode)
+    run.train()
+    metrics = run.evaluate()
+    run.finish()
+    record = RunRecord.read(run.out)
+    assert record.evaluation.mode == mode and record.evaluation.input_scale == 1.0
+    assert record.evaluation.overlap == (0.33 if mode == "slide" else None)
+    assert metrics["num_images"] == 2 and 0 <= metrics["miou"] <= 1
+    if mode == "whole":
+        whole = run.model_at((32, 64))
+        assert tuple(whole.inputs[0].shape[1:3]) == (32, 64)
+        assert all(
+            np.array_equal(a, b) for a, b in zip(whole.get_weights(), run.model.get_weights())
+        )
+
+
+def test_predict_writes_what_the_run_scored_with_sliding_windows(tiny_tree, tmp_path):
+    from urbanseg.errors import InputError
+    from urbanseg.evaluation import evaluate_predictions
+    from urbanseg.inference import predict_split
+
+    run = a_run(tiny_tree, tmp_path, image_height=32, image_width=32, epochs=1, eval_mode="slide")
+    run.train()
+    metrics = run.evaluate()
+    run.finish()
+    assert predict_split(run.out, tiny_tree, "val", tmp_path / "pred", progress=False) == 2
+    scored = evaluate_predictions(
+        tiny_tree, tmp_path / "pred", "val", instances=False, progress=False
+    )
+    assert scored["confusion_matrix"] == metrics["confusion_matrix"]
+    record = RunRecord.read(run.out)
+    record.evaluation.mode = "whole"
+    record.write(run.out)
+    with pytest.raises(InputError, match="only a catalog model can be built again"):
+        predict_split(run.out, tiny_tree, "val", tmp_path / "pred2", progress=False)

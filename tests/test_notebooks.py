@@ -49,6 +49,8 @@ def test_notebook_runs_and_report_renders(tmp_path):
         "protocol": "full",
         "resolution": [64, 128],
         "input_scale": 1.0,
+        "mode": "resize",
+        "overlap": None,
     }
     assert record["training"]["selection"] == "last" and record["training"]["best_epoch"] == 1
     assert (run / "confusion_per_image.npz").is_file()

@@ -21,6 +21,7 @@ from .errors import InputError
 # Which weights are scored: never chosen on the split that is reported.
 SELECTIONS = ("last", "holdout")
 OPTIMIZERS = ("adam", "adamw", "sgd")
+EVAL_MODES = ("resize", "whole", "slide")  # how the model sees a validation image
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class RunConfig:
     iterations: int | None = None  # optimizer steps in all (replaces epochs); None: epochs decide
     warmup_iterations: int = 0  # linear warm-up of the rate over the first steps
     min_learning_rate: float = 0.0  # the floor the poly decay reaches at the last step
+    eval_mode: str = "resize"  # "resize": to the training size; "whole": the full image; "slide"
+    eval_overlap: float = 0.33  # "slide": how much of a window its neighbour overlaps
     results_dir: str = "results"
 
     @classmethod
@@ -84,6 +87,12 @@ class RunConfig:
         for name in ("momentum", "weight_decay", "min_learning_rate"):
             if not 0 <= getattr(self, name) < (1 if name == "momentum" else math.inf):
                 raise InputError(f"{name}={getattr(self, name)}: out of range")
+        if self.eval_mode not in EVAL_MODES:
+            raise InputError(
+                f"eval_mode={self.eval_mode!r}: must be one of {', '.join(map(repr, EVAL_MODES))}"
+            )
+        if not 0 <= self.eval_overlap < 1:
+            raise InputError(f"eval_overlap={self.eval_overlap}: must be in [0, 1)")
         if self.output_stride not in (None, 8, 16):
             raise InputError(f"output_stride={self.output_stride}: must be 8, 16 or None")
         if not 0 <= self.aux_loss <= 1:

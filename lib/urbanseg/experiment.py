@@ -234,16 +234,26 @@ class Experiment:
             backbone_weights=backbone_weights,
             **options,
         )
-        if builder is not None:
-            self.model = builder(**arguments)
-        elif self.model_name in models.MODELS:
-            self.model = models.build_model(self.model_name, **arguments)
-        else:
+        if builder is None and self.model_name not in models.MODELS:
             raise InputError(
                 f"model {self.model_name!r} is not one of {', '.join(models.MODELS)}; "
                 f"pass builder= to build_model() for a model of your own"
             )
+        self._builder = builder or (lambda **given: models.build_model(self.model_name, **given))
+        self._arguments = arguments
+        self.model = self._builder(**arguments)
         return self.model
+
+    def model_at(self, size: tuple[int, int]) -> keras.Model:
+        """The trained model for inputs of ``size`` (H, W): built again at that size with the
+        same arguments (the weights' shapes do not depend on it) and given its weights."""
+        model = self._require_model()
+        if tuple(model.inputs[0].shape[1:3]) == tuple(size):
+            return model
+        arguments = {**self._arguments, "input_shape": (*size, 3), "backbone_weights": None}
+        other = self._builder(**arguments)
+        other.set_weights(model.get_weights())
+        return other
 
     def model_summary(self) -> dict[str, float]:
         """Parameters and FLOPs per image at the training resolution."""
@@ -327,16 +337,20 @@ class Experiment:
 
     def evaluate(self, protocol: str = "full") -> dict:
         """Score the model on the whole (selected) val split, the first time it sees those
-        images; keep each image's confusion matrix and the sample predictions; measure the
-        forward pass's speed."""
-        model = self._require_model()
+        images, the way ``eval_mode`` says (the image resized to the training size, the whole
+        image, or sliding windows); keep each image's confusion matrix and the sample
+        predictions; measure the forward pass's speed."""
+        model, cfg = self._require_model(), self.config
         self.protocol = protocol
         evaluation = evaluate_model(
             model,
             self.val_samples,
             self.size,
             protocol=protocol,
-            batch_size=self.config.batch_size,
+            mode=cfg.eval_mode,
+            overlap=cfg.eval_overlap,
+            whole_model=self.model_at(self.original_size()) if cfg.eval_mode == "whole" else None,
+            batch_size=cfg.batch_size,
             keep=set(self.sample_stems),
             progress=self.progress,
         )
@@ -406,7 +420,11 @@ class Experiment:
                 split="val",
                 protocol=self.protocol,
                 resolution=original_size if self.protocol == "full" else self.size,
-                input_scale=self.size[0] / original_size[0],
+                input_scale=self.size[0] / original_size[0]
+                if self.config.eval_mode == "resize"
+                else 1.0,
+                mode=self.config.eval_mode,
+                overlap=self.config.eval_overlap if self.config.eval_mode == "slide" else None,
             ),
             metrics=self.metrics,
             baseline=Baseline(baseline["class"], baseline["miou"], baseline["pixel_accuracy"]),

@@ -28,6 +28,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from .config import EVAL_MODES
 from .data import Sample, find_samples, read_png, read_train_ids, resize, write_png
 from .errors import InputError
 from .labels import NUM_CLASSES, TRAINID_TO_ID
@@ -39,16 +40,54 @@ log = logging.getLogger(__name__)
 PROTOCOLS = ("full", "train")
 
 
-def _load_eval_sample(sample: Sample, size, protocol: str):
+def _load_eval_sample(sample: Sample, size, protocol: str, mode: str):
+    """(model input, ground truth, instances) of one image; the model input is the image
+    resized to ``size`` (mode "resize") or the image itself ("whole", "slide")."""
     image = read_png(sample.image, mode="RGB")
     gt = read_train_ids(sample.label)
     instances = read_png(sample.instances, mode="L").astype(np.int64) if sample.instances else None
-    model_input = resize(image, size)
+    model_input = resize(image, size) if mode == "resize" else image
     if protocol == "train":
         gt = resize(gt, size, nearest=True)
         if instances is not None:
             instances = resize(instances, size, nearest=True)
     return model_input, gt, instances
+
+
+def slide_logits(model: keras.Model, image: np.ndarray, overlap: float = 1 / 3) -> np.ndarray:
+    """Logits of ``image`` (H, W, 3) from windows of the model's input size that overlap by
+    ``overlap`` of a window (MMSegmentation's "slide" inference: 512x1024 windows at a stride of
+    2/3 on 2048x1024 Cityscapes images), the overlapping logits averaged."""
+    window = tuple(model.inputs[0].shape[1:3])
+    height, width = image.shape[:2]
+    if window[0] > height or window[1] > width:
+        raise InputError(
+            f"the model's input {window[1]}x{window[0]} is larger than the image "
+            f"{width}x{height}: use eval_mode='resize'"
+        )
+    starts = [_starts(length, side, overlap) for length, side in zip((height, width), window)]
+    corners = [(top, left) for top in starts[0] for left in starts[1]]
+    total = count = None
+    for first in range(0, len(corners), 4):
+        batch = corners[first : first + 4]
+        crops = np.stack([image[t : t + window[0], x : x + window[1]] for t, x in batch])
+        logits = predict_logits(model, crops)
+        if total is None:
+            total = np.zeros((height, width, logits.shape[-1]), np.float32)
+            count = np.zeros((height, width, 1), np.float32)
+        for (top, left), window_logits in zip(batch, logits):
+            total[top : top + window[0], left : left + window[1]] += window_logits
+            count[top : top + window[0], left : left + window[1]] += 1
+    return total / count
+
+
+def _starts(length: int, window: int, overlap: float) -> list[int]:
+    """Window starts covering ``length``: every stride, and the last flush with the end."""
+    stride = max(round(window * (1 - overlap)), 1)
+    starts = list(range(0, max(length - window, 0) + 1, stride))
+    if starts[-1] + window < length:
+        starts.append(length - window)
+    return starts
 
 
 def predict_logits(model: keras.Model, images: np.ndarray, out_size=None) -> np.ndarray:
@@ -83,21 +122,37 @@ def evaluate_model(
     size: tuple[int, int],
     *,
     protocol: str = "full",
+    mode: str = "resize",
+    overlap: float = 1 / 3,
+    whole_model: keras.Model | None = None,
     batch_size: int = 4,
     keep: set[str] | None = None,
     progress: bool = True,
 ) -> Evaluation:
     """The metrics of docs/results.md for ``model`` on ``samples``, each image's confusion
     matrix (so that bootstrap intervals can be computed from the results alone), and the
-    predicted train ids (at the training resolution) of the stems listed in ``keep``."""
+    predicted train ids of the stems listed in ``keep`` (for the sample figures).
+
+    ``mode`` (EVAL_MODES): "resize" feeds the image resized to ``size`` and upsamples the logits
+    bilinearly to the labels' resolution; "whole" feeds the image at its own resolution to
+    ``whole_model`` (the same weights, built for that input size); "slide" runs ``model`` on
+    overlapping windows of the image (``slide_logits``).
+    """
     from tqdm import tqdm
 
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol={protocol!r}: expected one of {PROTOCOLS}")
+    if mode not in EVAL_MODES:
+        raise ValueError(f"mode={mode!r}: expected one of {EVAL_MODES}")
+    if protocol == "train" and mode != "resize":
+        raise ValueError("protocol='train' scores at the training size: only with mode='resize'")
+    if mode == "whole" and whole_model is None:
+        raise ValueError("mode='whole' needs whole_model, the model built at the image's size")
     matrix, kept, per_image = ConfusionMatrix(NUM_CLASSES), {}, []
     keep = keep or set()
     scoring = 0.0
     started = time.perf_counter()
+    chunk_size = batch_size if mode == "resize" else 1
     with (
         ThreadPoolExecutor(os.cpu_count() or 2) as pool,
         tqdm(
@@ -110,16 +165,21 @@ def evaluate_model(
             ncols=100,
         ) as bar,
     ):
-        loaded = pool.map(lambda s: _load_eval_sample(s, size, protocol), samples)
-        for start in range(0, len(samples), batch_size):
-            chunk = [next(loaded) for _ in samples[start : start + batch_size]]
+        loaded = pool.map(lambda s: _load_eval_sample(s, size, protocol, mode), samples)
+        for start in range(0, len(samples), chunk_size):
+            chunk = [next(loaded) for _ in samples[start : start + chunk_size]]
             images = np.stack([c[0] for c in chunk])
-            logits = predict_logits(model, images)
+            if mode == "resize":
+                logits = predict_logits(model, images)
+            elif mode == "whole":
+                logits = predict_logits(whole_model, images)
+            else:
+                logits = slide_logits(model, images[0], overlap)[None]
             for offset, (_, gt, instances) in enumerate(chunk):
                 sample = samples[start + offset]
-                if sample.stem in keep:
-                    kept[sample.stem] = logits[offset].argmax(-1).astype(np.uint8)
                 full = logits[offset]
+                if sample.stem in keep:
+                    kept[sample.stem] = full.argmax(-1).astype(np.uint8)
                 if full.shape[:2] != gt.shape:
                     full = predict_resize(full, gt.shape)
                 prediction = full.argmax(-1).astype(np.uint8)
@@ -151,7 +211,8 @@ def predict_split(
     run_dir: str | Path, root: str | Path, split: str, out: str | Path, *, progress: bool = True
 ) -> int:
     """Write official-format predictions (labelIds PNGs at the original resolution, one per
-    image, named ``<stem>_labelIds.png``) of the model saved in ``run_dir`` for ``split``."""
+    image, named ``<stem>_labelIds.png``) of the model saved in ``run_dir`` for ``split``,
+    predicted the way the run was scored (its ``evaluation.mode``)."""
     from tqdm import tqdm
 
     run_dir, out = find_run(run_dir), Path(out)
@@ -166,11 +227,39 @@ def predict_split(
     from . import models  # noqa: F401  (registers the custom layers the saved model names)
 
     model = keras.saving.load_model(model_path, compile=False)
+    mode, overlap = record.evaluation.mode, record.evaluation.overlap or 1 / 3
     samples = find_samples(root, split, require_labels=False)
     out.mkdir(parents=True, exist_ok=True)
+    whole = {}  # a catalog model built again per image size, for mode "whole"
     for sample in tqdm(samples, desc=f"predict {split}", disable=not progress, unit="img"):
         image = read_png(sample.image, mode="RGB")
-        logits = predict_logits(model, resize(image, size)[None], out_size=image.shape[:2])[0]
+        if mode == "slide":
+            logits = slide_logits(model, image, overlap)
+        elif mode == "whole":
+            if image.shape[:2] not in whole:
+                whole[image.shape[:2]] = _rebuilt(record, model, image.shape[:2])
+            logits = predict_logits(whole[image.shape[:2]], image[None])[0]
+        else:
+            logits = predict_logits(model, resize(image, size)[None], out_size=image.shape[:2])[0]
         label_ids = TRAINID_TO_ID[logits.argmax(-1)].astype(np.uint8)
         write_png(out / f"{sample.stem}_labelIds.png", label_ids)
     return len(samples)
+
+
+def _rebuilt(record: RunRecord, model: keras.Model, size) -> keras.Model:
+    """``model`` for inputs of ``size``: its catalog builder, the run's options, its weights."""
+    from . import models
+
+    if record.model not in models.MODELS:
+        raise InputError(
+            f"{record.folder}: {record.model} was scored with eval_mode='whole'; "
+            "only a catalog model can be built again at another size"
+        )
+    other = models.build_model(
+        record.model,
+        input_shape=(*size, 3),
+        variant=record.parameters.get("variant", "default"),
+        **record.model_options,
+    )
+    other.set_weights(model.get_weights())
+    return other

@@ -80,6 +80,8 @@ class EvaluationInfo:
     protocol: str = "full"  # "full": at the labels' resolution; "train": at the training size
     resolution: tuple[int, int] | None = None  # (H, W) the predictions were scored at
     input_scale: float | None = None  # the model's input size / the images' original size
+    mode: str = "resize"  # what the model saw: the image resized, the whole image, or windows
+    overlap: float | None = None  # of the windows, in "slide" mode
 
 
 @dataclass

@@ -271,18 +271,27 @@ def protocol(study: Study) -> list[str]:
     evaluations: dict[tuple, list[str]] = {}
     for record in study.ok:
         evaluation = record.evaluation
-        size = size_text(evaluation.resolution or record.data.image_size)
-        key = (evaluation.split, record.metrics.get("num_images"), evaluation.protocol, size)
+        key = (
+            evaluation.split,
+            record.metrics.get("num_images"),
+            evaluation.protocol if evaluation.protocol == "train" else evaluation.mode,
+            size_text(evaluation.resolution or record.data.image_size),
+            size_text(
+                (record.parameters.get("image_height"), record.parameters.get("image_width"))
+            ),
+            evaluation.overlap,
+        )
         evaluations.setdefault(key, []).append(record.model)
     lines = []
-    for (split, count, kind, size), models in evaluations.items():
+    for (split, count, how, size, window, overlap), models in evaluations.items():
         prefix = f"{study.join_models(models)}: " if len(evaluations) > 1 else ""
         split_text = study.t(f"split_{split}") if split in ("train", "val", "test") else split
+        overlap_text = "—" if overlap is None else percent(overlap, 0, study.lang)
         lines.append(
             prefix
             + study.t("protocol_split", split=split_text, n=int_text(count))
             + " "
-            + study.t("protocol_full" if kind == "full" else "protocol_train", size=size)
+            + study.t(f"protocol_{how}", size=size, window=window, overlap=overlap_text)
         )
     lines.append(study.t("protocol_void"))
     return lines
