@@ -5,7 +5,7 @@ import pytest
 from conftest import write_pair
 from PIL import Image
 
-from urbanseg import data
+from urbanseg import data, pipeline
 from urbanseg.errors import InputError
 
 
@@ -95,7 +95,7 @@ def test_rgb_order_is_kept(tmp_path):
 
 def test_dataset_batches_types_and_augmentation(tiny_tree):
     samples = data.find_samples(tiny_tree, "train")
-    evaluation = data.make_dataset(samples, (32, 64), 4, progress=False)
+    evaluation = pipeline.make_dataset(samples, (32, 64), 4, progress=False)
     batches = list(evaluation)
     assert [b[0].shape[0] for b in batches] == [4, 2]
     images, masks = batches[0]
@@ -104,12 +104,12 @@ def test_dataset_batches_types_and_augmentation(tiny_tree):
     assert np.array_equal(masks[0].numpy(), expected)  # no augmentation outside training
     assert set(np.unique(masks.numpy())) <= set(range(19)) | {255}
 
-    training = data.make_dataset(samples, (32, 64), 4, training=True, seed=1, progress=False)
+    training = pipeline.make_dataset(samples, (32, 64), 4, training=True, seed=1, progress=False)
     stream = [m.numpy() for _, m in training.take(2)]  # endless: one full batch per pass
     epoch1, epoch2 = stream[:1], stream[1:]
     assert [m.shape for m in stream] == [(4, 32, 64)] * 2  # full batches only
     assert not all(np.array_equal(a, b) for a, b in zip(epoch1, epoch2))  # reshuffled/re-augmented
-    again = data.make_dataset(samples, (32, 64), 4, training=True, seed=1, progress=False)
+    again = pipeline.make_dataset(samples, (32, 64), 4, training=True, seed=1, progress=False)
     again = [m.numpy() for _, m in again.take(1)]
     assert all(np.array_equal(a, b) for a, b in zip(epoch1, again))  # same seed, same batches
     assert set(np.unique(np.concatenate(epoch1 + epoch2))) <= set(range(19)) | {255}

@@ -10,6 +10,7 @@ from keras import layers
 
 from urbanseg import data, inference
 from urbanseg.config import RunConfig
+from urbanseg.costs import count_flops
 from urbanseg.experiment import Experiment
 from urbanseg.records import PerImage, RunRecord
 
@@ -228,3 +229,31 @@ def test_predict_writes_what_the_run_scored_with_sliding_windows(tiny_tree, tmp_
     record.write(run.out)
     with pytest.raises(InputError, match="only a catalog model can be built again"):
         predict_split(run.out, tiny_tree, "val", tmp_path / "pred2", progress=False)
+
+
+@pytest.mark.parametrize("mode", ["resize", "slide"])
+def test_a_run_trains_on_crops_of_the_cached_images(tiny_tree, tmp_path, mode):
+    run = a_run(
+        tiny_tree,
+        tmp_path,
+        crop_height=32,
+        crop_width=32,
+        scale_range="0.5,2",
+        cat_max_ratio=0.75,
+        photometric=True,
+        epochs=1,
+        eval_mode=mode,
+    )
+    assert run.input_size == (32, 32) and run.size == (32, 64)
+    assert tuple(run.model.inputs[0].shape[1:3]) == (32, 32)
+    images, masks = next(iter(run.datasets()[0]))
+    assert tuple(images.shape) == (2, 32, 32, 3) and tuple(masks.shape) == (2, 32, 32)
+    run.train()
+    metrics = run.evaluate()  # "resize": the model built again at 32 x 64
+    run.finish()
+    record = RunRecord.read(run.out)
+    assert metrics["num_images"] == 2 and record.parameters["crop_width"] == 32
+    assert record.evaluation.mode == mode
+    # cost is reported at the study's resolution, as for a run that trains on whole images
+    whole_images = a_run(tiny_tree, tmp_path / "whole")
+    assert record.flops == whole_images.model_summary()["flops"] != count_flops(run.model)

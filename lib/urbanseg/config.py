@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,11 @@ class RunConfig:
     iterations: int | None = None  # optimizer steps in all (replaces epochs); None: epochs decide
     warmup_iterations: int = 0  # linear warm-up of the rate over the first steps
     min_learning_rate: float = 0.0  # the floor the poly decay reaches at the last step
+    crop_height: int | None = None  # the model's training input, cut from the rescaled image;
+    crop_width: int | None = None  # None: the whole image at image_height x image_width
+    scale_range: str = "0.75,1.5"  # random rescale of the cached image ("0.5,2" in the papers')
+    cat_max_ratio: float = 1.0  # a crop has at most this share of one class (0.75); 1: any crop
+    photometric: bool = False  # brightness, contrast, saturation and hue distortion
     eval_mode: str = "resize"  # "resize": to the training size; "whole": the full image; "slide"
     eval_overlap: float = 0.33  # "slide": how much of a window its neighbour overlaps
     results_dir: str = "results"
@@ -87,6 +93,17 @@ class RunConfig:
         for name in ("momentum", "weight_decay", "min_learning_rate"):
             if not 0 <= getattr(self, name) < (1 if name == "momentum" else math.inf):
                 raise InputError(f"{name}={getattr(self, name)}: out of range")
+        if (self.crop_height is None) != (self.crop_width is None):
+            raise InputError("crop_height and crop_width: give both, or neither")
+        for name in ("crop_height", "crop_width"):
+            value = getattr(self, name)
+            if value is not None and (value < 32 or value % 32):
+                raise InputError(f"{name}={value}: must be a positive multiple of 32")
+        low, high = scale_bounds(self.scale_range)
+        if not 0 < low <= high:
+            raise InputError(f"scale_range={self.scale_range!r}: expected 0 < low <= high")
+        if not 0 < self.cat_max_ratio <= 1:
+            raise InputError(f"cat_max_ratio={self.cat_max_ratio}: must be in (0, 1]")
         if self.eval_mode not in EVAL_MODES:
             raise InputError(
                 f"eval_mode={self.eval_mode!r}: must be one of {', '.join(map(repr, EVAL_MODES))}"
@@ -145,6 +162,10 @@ def _coerce(name: str, value: Any) -> Any:
         raise InputError(f"{name}=None: a value is required")
     base = kind.split("|")[0].strip()
     try:
+        if base == "bool":
+            return _boolean(value)
+        if name == "scale_range":
+            return _scale_range(value)
         if isinstance(value, bool) and base != "str":
             raise ValueError
         if base == "int":
@@ -161,6 +182,35 @@ def _coerce(name: str, value: Any) -> Any:
         return str(value)
     except (TypeError, ValueError, OverflowError):
         raise InputError(f"{name}={value!r}: expected {base}") from None
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1"):
+        return True
+    if text in ("false", "no", "0"):
+        return False
+    raise ValueError
+
+
+def _scale_range(value: Any) -> str:
+    """ "0.5,2" from "0.5,2.0", "0.5-2", "0.5 2" or [0.5, 2.0] (YAML), as "low,high"."""
+    parts = (
+        value
+        if isinstance(value, (list, tuple))
+        else re.split(r"[,;\s]+|(?<=\d)-", str(value).strip("[]() "))
+    )
+    low, high = (float(part) for part in parts if str(part) != "")
+    return f"{low:g},{high:g}"
+
+
+def scale_bounds(scale_range: str) -> tuple[float, float]:
+    low, high = scale_range.split(",")
+    return float(low), float(high)
 
 
 def load_parameters_file(path: str | Path) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Cityscapes on disk: find image/label pairs, decode them, and stream them through tf.data.
+"""Cityscapes on disk: find image/label pairs, decode them, and cache them resized (the
+batches are streamed from that cache by ``urbanseg.pipeline``).
 
 The tree is the official one (Cordts et al. 2016, arXiv 1604.01685)::
 
@@ -6,7 +7,7 @@ The tree is the official one (Cordts et al. 2016, arXiv 1604.01685)::
     ROOT/gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_{labelIds,instanceIds,color}.png
 
 Images and labels are paired by their stem ``city_seq_frame``, never by sorted position, and the
-split is the official one, by folder. TensorFlow is imported only by the input pipeline.
+split is the official one, by folder. Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -303,84 +304,3 @@ def build_cache(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return paths
-
-
-# --------------------------------------------------------------------------------------------
-# tf.data: streaming batches, memory flat in the number of images.
-
-
-def make_dataset(
-    samples: list[Sample],
-    size: tuple[int, int],
-    batch_size: int,
-    *,
-    training: bool = False,
-    seed: int = 0,
-    scale_range: tuple[float, float] = (0.75, 1.5),
-    cache_dir: str | Path | None = None,
-    targets: int = 1,
-    repeat: bool | None = None,
-    progress: bool = True,
-):
-    """A ``tf.data.Dataset`` of ``(float32 image in [0, 255], int32 train ids)`` batches; with
-    ``targets`` > 1, the train ids once per model output (a model with auxiliary heads).
-
-    Images stay uint8 on disk and in the pipeline; each batch is cast to float32 only when it
-    is produced. With ``training``: reshuffled every epoch, random horizontal flip and random
-    scale-crop (bilinear image, nearest mask, padding 255 in the mask), full batches only.
-    Augmentation uses stateless random ops seeded from ``seed``, so a run is repeatable.
-    ``repeat`` (default: ``training``): endless, reshuffled at every pass, for a number of
-    optimizer steps that need not be a whole number of passes.
-    """
-    import tensorflow as tf
-
-    height, width = size
-    image_paths, mask_paths = build_cache(samples, size, cache_dir=cache_dir, progress=progress)
-
-    def load(image_path, mask_path):
-        image = tf.io.decode_png(tf.io.read_file(image_path), channels=3)
-        mask = tf.io.decode_png(tf.io.read_file(mask_path), channels=1)
-        image.set_shape((height, width, 3))
-        mask.set_shape((height, width, 1))
-        return image, mask
-
-    def augment(pair, seeds):
-        image, mask = pair
-        flip_seed, scale_seed, crop_seed = seeds[0], seeds[1], seeds[2]
-        if tf.random.stateless_uniform((), flip_seed) < 0.5:
-            image, mask = tf.image.flip_left_right(image), tf.image.flip_left_right(mask)
-        scale = tf.random.stateless_uniform((), scale_seed, *scale_range)
-        new_size = tf.cast(tf.math.ceil(scale * tf.constant([height, width], tf.float32)), tf.int32)
-        image = tf.image.resize(image, new_size, method="bilinear")
-        mask = tf.image.resize(mask, new_size, method="nearest")
-        # pad (image 0, mask 255) to at least the crop size, then crop image and mask together
-        pad_h, pad_w = tf.maximum(height - new_size[0], 0), tf.maximum(width - new_size[1], 0)
-        image = tf.pad(image, [[0, pad_h], [0, pad_w], [0, 0]])
-        mask = tf.pad(tf.cast(mask, tf.int32) - 255, [[0, pad_h], [0, pad_w], [0, 0]]) + 255
-        stacked = tf.concat([image, tf.cast(mask, tf.float32)], axis=-1)
-        stacked = tf.image.stateless_random_crop(stacked, (height, width, 4), crop_seed)
-        image = tf.cast(tf.clip_by_value(tf.round(stacked[..., :3]), 0, 255), tf.uint8)
-        return image, tf.cast(stacked[..., 3:], tf.uint8)
-
-    def to_model(image, mask):
-        mask = tf.cast(mask[..., 0], tf.int32)
-        return tf.cast(image, tf.float32), mask if targets == 1 else (mask,) * targets
-
-    dataset = tf.data.Dataset.from_tensor_slices((image_paths, mask_paths))
-    if training:
-        dataset = dataset.shuffle(len(samples), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
-    if training:
-        seeds = (
-            tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-            .batch(6)
-            .map(lambda s: tf.reshape(s, (3, 2)))
-        )
-        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
-            augment, num_parallel_calls=tf.data.AUTOTUNE
-        )
-    dataset = dataset.batch(batch_size, drop_remainder=training and len(samples) >= batch_size)
-    dataset = dataset.map(to_model, num_parallel_calls=tf.data.AUTOTUNE)
-    if training if repeat is None else repeat:
-        dataset = dataset.repeat()
-    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -27,9 +27,9 @@ from ._quiet import import_keras
 keras = import_keras()
 
 # after the quiet Keras import: these modules import Keras too
-from . import catalog, data, models
+from . import catalog, data, models, pipeline
 from .atomic import write_atomically
-from .config import RunConfig
+from .config import RunConfig, scale_bounds
 from .costs import concurrent_runs, count_flops, measure_forward, peak_gpu_mb, peak_rss_mb
 from .environment import environment, gpus
 from .errors import InputError
@@ -95,7 +95,12 @@ class Experiment:
         self.model_name, self.config, self.progress = model_name, config, progress
         self.info = catalog.model_info(model_name, model_info)  # checked before anything runs
         self.model_info = dict(model_info or {}) if model_name not in catalog.CATALOG else {}
+        # The images are cached at ``size``; the model trains on ``input_size``: crops of them
+        # (after a random rescale) when crop_height/crop_width are given, else the whole image.
         self.size = (config.image_height, config.image_width)
+        self.input_size = (
+            (config.crop_height, config.crop_width) if config.crop_height else self.size
+        )
         if config.data_root is None:
             self.root, self.synthetic = ensure_default_dataset(), True
         else:
@@ -154,17 +159,23 @@ class Experiment:
         training batches carry the mask once per model output (auxiliary heads)."""
         if self._train_data is None:
             cfg = self.config
-            self._train_data = data.make_dataset(
+            self._train_data = pipeline.make_dataset(
                 self.train_samples,
                 self.size,
                 cfg.batch_size,
                 training=True,
                 seed=cfg.seed,
+                augmentation=pipeline.Augmentation(
+                    scale_range=scale_bounds(cfg.scale_range),
+                    crop=None if cfg.crop_height is None else self.input_size,
+                    cat_max_ratio=cfg.cat_max_ratio,
+                    photometric=cfg.photometric,
+                ),
                 targets=len(self.model.outputs) if self.model is not None else 1,
                 progress=self.progress,
             )
-            self._monitor_data = data.make_dataset(
-                self.monitor_samples, self.size, cfg.batch_size, progress=self.progress
+            self._monitor_data = pipeline.make_dataset(  # at the model's input size
+                self.monitor_samples, self.input_size, cfg.batch_size, progress=self.progress
             )
         return self._train_data, self._monitor_data
 
@@ -229,7 +240,7 @@ class Experiment:
         self.model_options = dict(options)
         arguments = dict(
             num_classes=NUM_CLASSES,
-            input_shape=(*self.size, 3),
+            input_shape=(*self.input_size, 3),
             variant=cfg.variant,
             backbone_weights=backbone_weights,
             **options,
@@ -256,9 +267,13 @@ class Experiment:
         return other
 
     def model_summary(self) -> dict[str, float]:
-        """Parameters and FLOPs per image at the training resolution."""
+        """Parameters, and FLOPs per image at the evaluated resolution (image_height x
+        image_width), which the report names: the same for every model whatever its crop."""
         model = self._require_model()
-        return {"params": int(model.count_params()), "flops": int(count_flops(model))}
+        return {
+            "params": int(model.count_params()),
+            "flops": int(count_flops(self.model_at(self.size))),
+        }
 
     def context(self) -> dict:
         """Where the model gathers context and on what feature map (urbanseg.models.context_of)."""
@@ -343,7 +358,7 @@ class Experiment:
         model, cfg = self._require_model(), self.config
         self.protocol = protocol
         evaluation = evaluate_model(
-            model,
+            self.model_at(self.size) if cfg.eval_mode == "resize" else model,
             self.val_samples,
             self.size,
             protocol=protocol,
@@ -359,7 +374,8 @@ class Experiment:
         for stem, prediction in evaluation.kept.items():
             data.write_png(self.out / "samples" / f"{stem}.png", prediction)
         self.timing.update(
-            measure_forward(model, self.size, batch_size=self.config.batch_size),
+            # timed at the evaluated resolution, like the FLOPs, whatever the training crop
+            measure_forward(self.model_at(self.size), self.size, batch_size=cfg.batch_size),
             pipeline_images_per_second=evaluation.pipeline_images_per_second,
         )
         return self.metrics

@@ -117,7 +117,7 @@ class RunRecord:
     digest: str | None = None  # RunConfig.digest(model): what the runner compares to skip a run
     parameters: dict[str, Any] = field(default_factory=dict)  # every notebook parameter
     params: int | None = None  # parameter count
-    flops: int | None = None  # per image at the training resolution
+    flops: int | None = None  # per image at image_height x image_width (evaluated size)
     model_options: dict[str, Any] = field(default_factory=dict)  # what the builder got beyond
     model_info: dict[str, Any] = field(default_factory=dict)  # a non-catalog model's own record
     precision: str | None = None
