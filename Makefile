@@ -13,6 +13,7 @@
 #   JOBS=2                     notebooks run at once
 #   FORCE=1                    rerun models whose results are complete
 #   TIMEOUT=7200               per-cell time limit of the notebooks in seconds (default: none)
+#   RECIPE=paper               the parameters of studies/RECIPE.yaml (paper: the papers' recipe)
 #   PARAMS="-p width 1"        any other notebook parameters, as urbanseg run takes them
 #   GPU=1                      `make setup` installs TensorFlow with CUDA instead of the CPU build
 
@@ -25,6 +26,7 @@ SEEDS  ?= 0 1
 EPOCHS ?= 6
 
 RUN_ARGS := $(if $(DATA),--root $(DATA)) $(if $(strip $(SEEDS)),--seeds $(SEEDS)) \
+            $(if $(RECIPE),-f studies/$(RECIPE).yaml) \
             $(if $(EPOCHS),-p epochs $(EPOCHS)) \
             $(if $(SIZE),-p image_height $(word 1,$(subst x, ,$(SIZE))) -p image_width $(word 2,$(subst x, ,$(SIZE)))) \
             $(if $(FORCE),--force) $(if $(TIMEOUT),--timeout $(TIMEOUT)) --jobs $(JOBS) $(PARAMS)

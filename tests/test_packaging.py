@@ -44,6 +44,7 @@ def test_the_wheel_carries_the_templates_locales_and_notebooks(wheel):
             if path.is_file()
         ),
         *(f"urbanseg/notebooks/{path.name}" for path in (REPO / "notebooks").glob("*.ipynb")),
+        "urbanseg/studies/paper.yaml",
     }
     assert "urbanseg/templates/locales/pt.yaml" in expected  # the glob found the locale files
     assert expected <= names, sorted(expected - names)

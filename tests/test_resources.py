@@ -66,3 +66,18 @@ def test_declared_model_info_reads_the_template_s_record(tmp_path):
     nbformat.write(notebook, tmp_path / "x.ipynb")
     assert declared_model_info(tmp_path / "x.ipynb") == {}  # not a literal: nothing claimed
     assert declared_model_info(tmp_path / "missing.ipynb") == {}
+
+
+def test_a_study_is_found_by_name(tmp_path, monkeypatch):
+    from urbanseg.config import RunConfig, load_parameters_file
+
+    assert resources.parameters_file("paper") == REPO / "studies" / "paper.yaml"
+    assert resources.parameters_file("paper.yaml") == REPO / "studies" / "paper.yaml"
+    mine = tmp_path / "paper.yaml"
+    mine.write_text("epochs: 3\n")
+    monkeypatch.chdir(tmp_path)
+    assert resources.parameters_file("paper.yaml") == Path("paper.yaml")  # the user's file wins
+    assert resources.parameters_file("nothing") == Path("nothing")  # its reader says it is missing
+    recipe = RunConfig.from_dict(load_parameters_file(REPO / "studies" / "paper.yaml"))
+    assert (recipe.crop_height, recipe.crop_width, recipe.iterations) == (512, 1024, 80000)
+    assert (recipe.optimizer, recipe.scale_range, recipe.eval_mode) == ("sgd", "0.5,2", "whole")

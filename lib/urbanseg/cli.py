@@ -81,11 +81,12 @@ def cmd_run(args) -> int:
     1 if a model failed. Bad parameters raise InputError (status 2) before anything runs."""
     from .config import load_parameters_file
     from .records import load_records
+    from .resources import parameters_file
     from .runner import logger as runner_log
     from .runner import run_models
     from .summary import write_summary
 
-    parameters = load_parameters_file(args.params_file) if args.params_file else {}
+    parameters = load_parameters_file(parameters_file(args.params_file)) if args.params_file else {}
     parameters.update(dict(args.parameters))  # RunConfig checks and converts the text
     if args.root is not None:
         parameters["data_root"] = args.root
@@ -209,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--parameters-file",
         dest="params_file",
         metavar="PARAMS.yaml",
-        help="notebook parameters from a YAML mapping (-p wins)",
+        help="notebook parameters from a YAML mapping (-p wins); a name without a file, such "
+        "as 'paper', is a study shipped with urbanseg (studies/paper.yaml: the papers' recipe)",
     )
     p.add_argument(
         "--seeds",

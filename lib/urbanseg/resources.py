@@ -1,8 +1,8 @@
-"""Where the report templates, locale files and model notebooks live.
+"""Where the report templates, locale files, model notebooks and study recipes live.
 
-In a source checkout they are the repository's top-level ``templates/`` and ``notebooks/``
-folders (the project's layout puts them where a reader looks first). A wheel carries copies of
-both inside the package (``urbanseg/templates``, ``urbanseg/notebooks``; see
+In a source checkout they are the repository's top-level ``templates/``, ``notebooks/`` and
+``studies/`` folders (the project's layout puts them where a reader looks first). A wheel
+carries copies inside the package (``urbanseg/templates``, ``urbanseg/notebooks``, ...; see
 ``[tool.hatch.build.targets.wheel.force-include]`` in pyproject.toml), found here through
 ``importlib.resources``. The packaged copy wins when it exists, so an installed urbanseg never
 reads a checkout it happens to sit beside.
@@ -42,6 +42,22 @@ def templates_dir() -> Path:
 def locales_dir() -> Path:
     """The report's text, one YAML file per language (``pt.yaml``, ``en.yaml``)."""
     return templates_dir() / "locales"
+
+
+def studies_dir() -> Path:
+    """Parameter files of whole studies (``studies/paper.yaml``: the papers' recipe)."""
+    return _folder("studies")
+
+
+def parameters_file(name: str | Path) -> Path:
+    """``name`` as given when it is a file, else the study of that name shipped with urbanseg
+    (``-f paper`` is ``studies/paper.yaml``); the path as given when neither exists (its
+    reader then says it is missing)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    shipped = studies_dir() / (path.name if path.suffix else f"{path.name}.yaml")
+    return shipped if shipped.is_file() else path
 
 
 def notebooks_dir() -> Path:
