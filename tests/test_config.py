@@ -43,6 +43,7 @@ def test_defaults_are_valid_and_coercion_accepts_command_line_strings():
         ({"optimizer": "rmsprop"}, "optimizer='rmsprop'"),
         ({"iterations": 0}, "iterations=0"),
         ({"min_learning_rate": 0.1}, "min_learning_rate=0.1: must be below learning_rate"),
+        ({"backbone_lr_mult": 0}, r"backbone_lr_mult=0(\.0)?: must be in \(0, 10\]"),
         ({"crop_height": 64}, "crop_height and crop_width: give both"),
         ({"crop_height": 64, "crop_width": 100}, "crop_width=100: must be a positive multiple"),
         ({"scale_range": "2,1"}, "scale_range='2,1': expected 0 < low <= high"),

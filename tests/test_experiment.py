@@ -257,3 +257,33 @@ def test_a_run_trains_on_crops_of_the_cached_images(tiny_tree, tmp_path, mode):
     # cost is reported at the study's resolution, as for a run that trains on whole images
     whole_images = a_run(tiny_tree, tmp_path / "whole")
     assert record.flops == whole_images.model_summary()["flops"] != count_flops(run.model)
+
+
+def test_backbone_lr_mult_slows_the_backbone_layers_in_training(tiny_tree, tmp_path):
+    def with_backbone(num_classes=19, input_shape=(32, 64, 3), **_):
+        inputs = keras.Input(input_shape)
+        x = layers.Rescaling(1 / 255)(inputs)
+        x = layers.Conv2D(8, 3, padding="same", activation="relu", name="block1_conv1")(x)
+        return keras.Model(inputs, layers.Conv2D(num_classes, 1, name="head")(x), name="tiny")
+
+    config = RunConfig.from_dict(
+        {
+            "data_root": str(tiny_tree),
+            "image_height": 32,
+            "image_width": 64,
+            "epochs": 1,
+            "batch_size": 2,
+            "backbone_lr_mult": 1e-4,
+            "results_dir": str(tmp_path / "results"),
+        }
+    )
+    run = Experiment("mine", config, progress=False, model_info={"display_name": "Mine"})
+    model = run.build_model(with_backbone)
+    before = {layer: model.get_layer(layer).get_weights()[0] for layer in ("block1_conv1", "head")}
+    run.train()
+    moved = {
+        layer: np.abs(model.get_layer(layer).get_weights()[0] - before[layer]).max()
+        for layer in before
+    }
+    assert moved["head"] > 1e-4 and moved["block1_conv1"] < 1e-2 * moved["head"]
+    assert type(model.optimizer).__name__ == "LayerRateAdam"

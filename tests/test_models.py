@@ -338,3 +338,31 @@ def test_fcn_with_imagenet_weights_converts_vgg16_fully_connected_layers(monkeyp
         model.get_layer("block3_conv2").get_weights()[0],
         vgg16.get_layer("block3_conv2").get_weights()[0],
     )
+
+
+# keras.applications' model whose layer names each backbone keeps (None: U-Net has no backbone)
+REFERENCES = {
+    "unet": None,
+    "segnet": "VGG16",
+    "fcn": "VGG16",
+    "deeplab": "MobileNetV2",
+    "pspnet": "ResNet50",
+}
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_backbone_layers_are_those_named_as_in_keras_applications(name):
+    """What backbone_lr_mult slows: every layer with weights that the ImageNet model has (and
+    FCN's fc6, fc7, its fc1, fc2), nothing else."""
+    model = tiny_model(name)
+    found = {layer.name for layer in backbones.backbone_layers(model)}
+    expected = set()
+    if REFERENCES[name]:
+        reference = getattr(keras.applications, REFERENCES[name])(
+            weights=None, include_top=False, input_shape=(64, 64, 3)
+        )
+        expected = {layer.name for layer in reference.layers if layer.weights}
+        expected &= {layer.name for layer in model.layers}
+        expected |= {"fc6", "fc7"} if name == "fcn" else set()
+        assert len(expected) > 10
+    assert found == expected

@@ -301,3 +301,37 @@ def test_pspnet_trains_with_its_auxiliary_loss_and_is_scored_on_its_main_head(ti
     with_aux = evaluate_model(model, val_samples, (64, 128), progress=False)
     without = evaluate_model(main_only, val_samples, (64, 128), progress=False)
     assert with_aux.metrics["confusion_matrix"] == without.metrics["confusion_matrix"]
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
+def test_layer_rates_scale_the_step_of_the_named_layer_only(name):
+    """The same gradient on two identical layers: the one given a rate multiplier of 0.25 moves
+    a quarter as far (SGD's step is rate x gradient; Adam's first one is about the rate)."""
+    inputs = keras.Input((4,))
+    slow, fast = layers.Dense(3, name="block1_conv1"), layers.Dense(3, name="head")
+    model = keras.Model(inputs, [slow(inputs), fast(inputs)])
+    optimizer = make_optimizer(
+        0.1,
+        10,
+        optimizer=name,
+        momentum=0.0,
+        schedule="constant",
+        layer_rates={"block1_conv1": 0.25, "head": 1.0},
+    )
+    before = {v.path: keras.ops.convert_to_numpy(v) for v in model.trainable_variables}
+    optimizer.apply(
+        [keras.ops.ones(v.shape) for v in model.trainable_variables], model.trainable_variables
+    )
+    step = {
+        v.path: keras.ops.convert_to_numpy(v) - before[v.path] for v in model.trainable_variables
+    }
+    for weight in ("kernel", "bias"):
+        np.testing.assert_allclose(
+            step[f"block1_conv1/{weight}"], 0.25 * step[f"head/{weight}"], rtol=1e-4
+        )
+        np.testing.assert_allclose(step[f"head/{weight}"], -0.1, rtol=1e-3)
+    clone = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
+    assert type(clone) is type(optimizer) and clone.layer_rates == {"block1_conv1": 0.25}
+    # without a multiplier other than 1, the optimizer is Keras's own
+    plain = make_optimizer(0.1, 10, optimizer=name, layer_rates={"head": 1.0})
+    assert type(plain).__module__.startswith("keras")

@@ -48,6 +48,7 @@ class RunConfig:
     iterations: int | None = None  # optimizer steps in all (replaces epochs); None: epochs decide
     warmup_iterations: int = 0  # linear warm-up of the rate over the first steps
     min_learning_rate: float = 0.0  # the floor the poly decay reaches at the last step
+    backbone_lr_mult: float = 1.0  # the ImageNet backbone's rate times this (e.g. 0.1); 1: same
     crop_height: int | None = None  # the model's training input, cut from the rescaled image;
     crop_width: int | None = None  # None: the whole image at image_height x image_width
     scale_range: str = "0.75,1.5"  # random rescale of the cached image ("0.5,2" in the papers')
@@ -93,6 +94,8 @@ class RunConfig:
         for name in ("momentum", "weight_decay", "min_learning_rate"):
             if not 0 <= getattr(self, name) < (1 if name == "momentum" else math.inf):
                 raise InputError(f"{name}={getattr(self, name)}: out of range")
+        if not 0 < self.backbone_lr_mult <= 10:
+            raise InputError(f"backbone_lr_mult={self.backbone_lr_mult}: must be in (0, 10]")
         if (self.crop_height is None) != (self.crop_width is None):
             raise InputError("crop_height and crop_width: give both, or neither")
         for name in ("crop_height", "crop_width"):

@@ -255,6 +255,20 @@ class Experiment:
         self.model = self._builder(**arguments)
         return self.model
 
+    def _backbone_rates(self) -> dict[str, float]:
+        """``backbone_lr_mult`` for each layer of the model's ImageNet backbone."""
+        factor = self.config.backbone_lr_mult
+        if factor == 1.0:
+            return {}
+        names = [layer.name for layer in models.backbone_layers(self._require_model())]
+        if not names:
+            log.warning(
+                "%s has no ImageNet backbone: backbone_lr_mult=%g changes nothing",
+                self.info.display_name,
+                factor,
+            )
+        return dict.fromkeys(names, factor)
+
     def model_at(self, size: tuple[int, int]) -> keras.Model:
         """The trained model for inputs of ``size`` (H, W): built again at that size with the
         same arguments (the weights' shapes do not depend on it) and given its weights."""
@@ -316,6 +330,7 @@ class Experiment:
             min_learning_rate=cfg.min_learning_rate,
             warmup_steps=cfg.warmup_iterations,
             aux_weight=cfg.aux_loss,
+            layer_rates=self._backbone_rates(),
             select_best=select_best,
             best_path=self.out / "model.keras",
             checkpoint_dir=self.out,

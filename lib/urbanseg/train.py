@@ -55,6 +55,48 @@ class PolyDecay(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+class _LayerRates:
+    """An optimizer whose learning rate is multiplied by ``layer_rates[name]`` for the variables
+    of the layer ``name`` (MMSegmentation's ``paramwise_cfg`` ``lr_mult``), e.g. a slower
+    pretrained backbone. It scales the rate given to ``update_step``, which every backend calls
+    per variable for these subclasses; Keras's decoupled weight decay keeps the base rate."""
+
+    def __init__(self, *args, layer_rates=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.layer_rates = {str(k): float(v) for k, v in (layer_rates or {}).items()}
+
+    def build(self, variables):
+        super().build(variables)
+        # "block1_conv1/kernel": the top-level layer's name comes first in a variable's path
+        self._rate_factors = [
+            self.layer_rates.get(variable.path.split("/")[0], 1.0) for variable in variables
+        ]
+
+    def update_step(self, gradient, variable, learning_rate):
+        factor = self._rate_factors[self._get_variable_index(variable)]
+        if factor != 1.0:
+            learning_rate = learning_rate * factor
+        super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self):
+        return {**super().get_config(), "layer_rates": dict(self.layer_rates)}
+
+
+@keras.saving.register_keras_serializable(package="urbanseg")
+class LayerRateSGD(_LayerRates, keras.optimizers.SGD):
+    """keras.optimizers.SGD with per-layer rate multipliers (``_LayerRates``)."""
+
+
+@keras.saving.register_keras_serializable(package="urbanseg")
+class LayerRateAdam(_LayerRates, keras.optimizers.Adam):
+    """keras.optimizers.Adam with per-layer rate multipliers (``_LayerRates``)."""
+
+
+@keras.saving.register_keras_serializable(package="urbanseg")
+class LayerRateAdamW(_LayerRates, keras.optimizers.AdamW):
+    """keras.optimizers.AdamW with per-layer rate multipliers (``_LayerRates``)."""
+
+
 def make_optimizer(
     learning_rate: float,
     total_steps: int,
@@ -66,11 +108,13 @@ def make_optimizer(
     power: float = 0.9,
     min_learning_rate: float = 0.0,
     warmup_steps: int = 0,
+    layer_rates: dict[str, float] | None = None,
 ) -> keras.optimizers.Optimizer:
     """Adam, AdamW or SGD with momentum (the papers' recipe: SGD, lr 0.01, momentum 0.9,
     weight decay 5e-4), ``weight_decay`` applied by Keras to every variable. ``schedule="poly"``
     decays the rate with power 0.9 to ``min_learning_rate`` at the last step (``PolyDecay``, with
-    an optional linear warm-up); ``"constant"`` keeps it."""
+    an optional linear warm-up); ``"constant"`` keeps it. ``layer_rates``: layer name ->
+    multiplier of the rate for that layer's variables (``backbone_lr_mult``)."""
     if schedule == "poly":
         rate = PolyDecay(learning_rate, total_steps, power, min_learning_rate, warmup_steps)
     elif schedule == "constant":
@@ -78,12 +122,20 @@ def make_optimizer(
     else:
         raise ValueError(f"schedule={schedule!r}: expected 'poly' or 'constant'")
     decay = weight_decay or None
+    scaled = {name: factor for name, factor in (layer_rates or {}).items() if factor != 1.0}
+    extra = {"layer_rates": scaled} if scaled else {}
     if optimizer == "adam":
-        return keras.optimizers.Adam(rate, weight_decay=decay)
+        return (LayerRateAdam if scaled else keras.optimizers.Adam)(
+            rate, weight_decay=decay, **extra
+        )
     if optimizer == "adamw":
-        return keras.optimizers.AdamW(rate, weight_decay=weight_decay)
+        return (LayerRateAdamW if scaled else keras.optimizers.AdamW)(
+            rate, weight_decay=weight_decay, **extra
+        )
     if optimizer == "sgd":
-        return keras.optimizers.SGD(rate, momentum=momentum, weight_decay=decay)
+        return (LayerRateSGD if scaled else keras.optimizers.SGD)(
+            rate, momentum=momentum, weight_decay=decay, **extra
+        )
     raise ValueError(f"optimizer={optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
 
 
@@ -245,6 +297,7 @@ def fit(
     min_learning_rate: float = 0.0,
     warmup_steps: int = 0,
     aux_weight: float = 0.4,
+    layer_rates: dict[str, float] | None = None,
     select_best: bool = False,
     best_path: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
@@ -254,7 +307,7 @@ def fit(
 ) -> pd.DataFrame:
     """Train ``model`` on batches of ``(float32 images, int32 train ids)``; return the history.
 
-    ``train_data`` repeats (``data.make_dataset(training=True)``); an epoch is
+    ``train_data`` repeats (``pipeline.make_dataset(training=True)``); an epoch is
     ``steps_per_epoch`` optimizer steps. Compiles with ``make_optimizer`` (Adam by default) and
     :class:`SegmentationCrossEntropy` (void ignored, optional class weights). After each epoch the loss and mIoU on ``val_data`` (the images monitored) are
     computed in one pass. With ``select_best``, the weights of the best epoch by that mIoU are
@@ -263,7 +316,8 @@ def fit(
     The history's ``seconds`` is each epoch's wall time, ``monitor_seconds`` the part spent on
     the monitoring pass and on saving the best weights. A model with auxiliary outputs (after
     its logits) trains on ``loss + aux_weight * aux_loss``, its training batches carrying the
-    mask once per output (``data.make_dataset(targets=...)``); only the logits are monitored.
+    mask once per output (``pipeline.make_dataset(targets=...)``); only the logits are monitored.
+    ``layer_rates`` multiplies the learning rate of the named layers (``make_optimizer``).
     With ``checkpoint_dir``, the state after every epoch is kept there and a run interrupted
     with the same ``run_id`` resumes after its last finished epoch (the data order of the
     remaining epochs differs from an uninterrupted run's). ``callbacks`` run after ours.
@@ -282,6 +336,7 @@ def fit(
             schedule=schedule,
             min_learning_rate=min_learning_rate,
             warmup_steps=warmup_steps,
+            layer_rates=layer_rates,
         ),
         loss=loss if outputs == 1 else [loss] * outputs,
         loss_weights=None if outputs == 1 else [1.0] + [aux_weight] * (outputs - 1),

@@ -6,7 +6,7 @@ import re
 
 import keras
 
-from urbanseg.models.backbones import WeightsUnavailableError
+from urbanseg.models.backbones import WeightsUnavailableError, backbone_layers
 from urbanseg.models.deeplab import build_deeplab
 from urbanseg.models.fcn import build_fcn
 from urbanseg.models.pspnet import AdaptiveAveragePooling2D, build_pspnet
@@ -102,6 +102,7 @@ __all__ = [
     "MaxPoolingWithArgmax2D",
     "MaxUnpooling2D",
     "WeightsUnavailableError",
+    "backbone_layers",
     "build_deeplab",
     "build_fcn",
     "build_model",

@@ -7,6 +7,7 @@ keras.applications model (a dilation or a stride of 1 leaves every kernel's shap
 
 import logging
 import os
+import re
 
 import keras
 from keras import layers
@@ -46,6 +47,24 @@ _RESNET50_STAGES = (("conv2", 64, 3), ("conv3", 128, 4), ("conv4", 256, 6), ("co
 
 class WeightsUnavailableError(InputError, RuntimeError):
     """Pretrained weights that cannot be found or loaded (no network, missing file)."""
+
+
+# The layers of the ImageNet backbones, by the names keras.applications gives them, and FCN's
+# fc6, fc7 (converted from VGG16's fc1, fc2): the layers a pretrained model starts from, which
+# ``backbone_layers`` finds and the training's ``backbone_lr_mult`` slows down.
+BACKBONE_LAYER = re.compile(
+    r"block[1-5]_conv[1-3]|fc[67]"  # VGG16: SegNet's encoder, FCN-8s
+    r"|(bn_)?Conv1|expanded_conv_.+|block_\d+_.+"  # MobileNetV2: DeepLabV3+
+    r"|conv1_(conv|bn)|conv[2-5]_block\d+_\d_(conv|bn)"  # ResNet50: PSPNet
+)
+
+
+def backbone_layers(model) -> list:
+    """The layers with weights of ``model``'s ImageNet backbone (none for U-Net), whether or not
+    they were given ImageNet weights."""
+    return [
+        layer for layer in model.layers if layer.weights and BACKBONE_LAYER.fullmatch(layer.name)
+    ]
 
 
 def _make_divisible(value, divisor=8):
