@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -181,7 +182,7 @@ def test_refuses_a_non_empty_folder_and_writes_nothing(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     synth.generate(empty, train=1, val=1, test=1, size=(32, 64), progress=False)
-    assert len(_files(empty)) == 15 and not list(tmp_path.glob(".*.tmp"))
+    assert len(_files(empty)) == 15 + 1 and not list(tmp_path.glob(".*.tmp"))  # + the marker
 
 
 @pytest.mark.parametrize(
@@ -221,3 +222,19 @@ def test_default_dataset_is_generated_once(tmp_path, monkeypatch):
     )
     assert len(data.find_samples(root, "val")) == 1
     assert synth.ensure_default_dataset() == root and len(calls) == 1
+
+
+def test_a_generated_tree_says_it_is_synthetic(tree, tmp_path):
+    """So that a run on it is reported as a check of the procedure, never as a ranking."""
+    marker = json.loads((tree / synth.MARKER).read_text())
+    assert marker == {
+        "generator": "urbanseg.synth",
+        "version": synth.SYNTH_VERSION,
+        "seed": 3,
+        "size": list(SIZE),
+    }
+    assert synth.is_synthetic(tree)
+    copy = tmp_path / "copy"
+    shutil.copytree(tree, copy)
+    (copy / synth.MARKER).unlink()
+    assert not synth.is_synthetic(copy)

@@ -90,7 +90,7 @@ class Experiment:
     ):
         """``model_info``: how a model outside the catalog describes itself in the report
         (``display_name``, ``description``, ``reference``, ``url``; see urbanseg.catalog)."""
-        from .synth import default_dataset_root, ensure_default_dataset
+        from .synth import ensure_default_dataset, is_synthetic
 
         self.model_name, self.config, self.progress = model_name, config, progress
         self.info = catalog.model_info(model_name, model_info)  # checked before anything runs
@@ -105,7 +105,7 @@ class Experiment:
             self.root, self.synthetic = ensure_default_dataset(), True
         else:
             self.root = Path(config.data_root).expanduser()
-            self.synthetic = self.root.resolve() == default_dataset_root().resolve()
+            self.synthetic = is_synthetic(self.root)  # urbanseg synth marks its trees
         set_determinism(config.seed, deterministic)
         self.precision = choose_precision(bool(gpus()))
         # The images do not depend on the seed: every seed and model sees the same ones.

@@ -46,6 +46,7 @@ from .labels import NAME_TO_LABEL, colorize_label_ids
 log = logging.getLogger(__name__)
 
 SYNTH_VERSION = 2  # bumped when the default tree changes (v2: 128 train frames)
+MARKER = "urbanseg-synthetic.json"  # written at the root of every generated tree
 MIN_SIZE = (32, 64)  # height, width
 CITIES = {  # real Cityscapes cities, disjoint between splits as in the official split
     "train": (
@@ -894,6 +895,9 @@ def generate(
             frames, desc="synth", unit="frame", disable=not progress, leave=False
         ):
             _write_frame(staging, split, index, size, int(seed))
+        marker = {"generator": "urbanseg.synth", "version": SYNTH_VERSION, "seed": int(seed)}
+        marker["size"] = list(size)
+        (staging / MARKER).write_text(json.dumps(marker) + "\n")
         try:
             if target.is_dir():
                 target.rmdir()  # empty, checked above
@@ -905,6 +909,13 @@ def generate(
         raise
     log.info("wrote %d synthetic frames (%dx%d) to %s", len(frames), size[0], size[1], out)
     return {split: int(n) for split, n in counts.items()}
+
+
+def is_synthetic(root: str | Path) -> bool:
+    """Whether ``root`` is a tree this module generated (its MARKER file, or the default data
+    set's folder): the report then checks the procedure and ranks no architecture."""
+    root = Path(root).expanduser()
+    return (root / MARKER).is_file() or root.resolve() == default_dataset_root().resolve()
 
 
 def default_dataset_root() -> Path:
