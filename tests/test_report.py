@@ -413,3 +413,22 @@ def test_the_design_table_warns_about_a_context_module_larger_than_its_map(tmp_p
     assert rows["U-Net"]["pretrained"] == "no backbone" and rows["U-Net"]["width"] == "0.25"
     assert len(table["warnings"]) == 1 and "rate(s) 12, 18" in table["warnings"][0]
     assert "epochs = 4" in table["same"] and not any("seed" in x for x in table["same"])
+
+
+def test_the_data_table_names_the_training_crop_when_runs_used_one(tmp_path):
+    from urbanseg.report.dataset import data_section
+    from urbanseg.report.study import Study
+
+    results = real_study(tmp_path, {"deeplab": 0.8, "unet": 0.7})
+    study = Study(load_records(results), results, "en")
+    assert "Training crop, the model's input (W × H)" not in dict(data_section(study, None)["rows"])
+    for model, crop in (("deeplab", (32, 64)), ("unet", (None, None))):
+        record = RunRecord.read(results / model / "seed-0")
+        record.parameters.update(crop_height=crop[0], crop_width=crop[1])
+        record.write(results / model / "seed-0")
+    rows = dict(data_section(Study(load_records(results), results, "en"), None)["rows"])
+    assert rows["Study resolution (W × H)"] == "128 × 64"
+    assert (
+        rows["Training crop, the model's input (W × H)"]
+        == "varies by model: U-Net the whole image, DeepLabV3+ 64 × 32"
+    )

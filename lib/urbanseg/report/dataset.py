@@ -60,6 +60,17 @@ def data_section(study: Study, data_root: str | Path | None) -> dict[str, Any]:
             ),
             (study.t("data_classes"), str(len(CLASS_NAMES))),
         ]
+        if any(r.parameters.get("crop_height") for r in ok):  # the model's input in training
+            rows.insert(
+                -1,
+                (
+                    study.t("data_crop_size"),
+                    study.same_or_by_model(
+                        lambda r: (r.parameters.get("crop_height"), r.parameters.get("crop_width")),
+                        lambda size: study.t("data_no_crop") if None in size else size_text(size),
+                    ),
+                ),
+            )
     fractions = next((r.data.class_pixel_fraction for r in ok if r.data.class_pixel_fraction), None)
     root = (
         Path(data_root)
