@@ -5,6 +5,7 @@
 import json
 import os
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -237,6 +238,11 @@ def test_run_command_reads_params_file_then_overrides(project, kernel, capsys):
     by_run = (project / "out" / "summary.csv").read_bytes()
     assert main(["-q", "report", "--results", "out", "--out", "report", "--no-pdf"]) == 0
     assert (project / "out" / "summary.csv").read_bytes() == by_run  # one writer, same bytes
+    assert capsys.readouterr().out.splitlines() == [  # one line per file the user opens
+        f"wrote {Path('out') / 'summary.csv'}",
+        f"wrote 1 executed notebook (HTML) to {Path('report') / 'notebooks'}",
+        f"wrote {Path('report') / 'relatorio.html'}",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -119,8 +119,14 @@ def cmd_report(args) -> int:
     paths = render_report(
         args.results, args.out, lang=args.lang, pdf=not args.no_pdf, data_root=args.data_root
     )
-    for path in paths.values():
-        print(f"wrote {path}")
+    notebooks = [path for key, path in paths.items() if key not in ("summary", "html", "pdf")]
+    print(f"wrote {paths['summary']}")
+    if notebooks:  # one line for the folder, not one per run
+        plural = "s" if len(notebooks) > 1 else ""
+        print(f"wrote {len(notebooks)} executed notebook{plural} (HTML) to {notebooks[0].parent}")
+    for key in ("html", "pdf"):
+        if key in paths:
+            print(f"wrote {paths[key]}")
     return 0
 
 

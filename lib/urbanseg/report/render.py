@@ -160,7 +160,7 @@ def render_report(
         pdf_html = page.render(**context, body=body, toc=_toc(body), css=print_css, pdf=True)
         document = HTML(string=pdf_html, base_url=str(out_dir.resolve()) + "/")
         written["pdf"] = write_atomically(out_dir / f"{name}.pdf", document.write_pdf())
-    log.info("report written to %s", ", ".join(str(p) for p in written.values()))
+    log.debug("report written to %s", ", ".join(str(p) for p in written.values()))
     return written
 
 
