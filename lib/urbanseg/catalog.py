@@ -139,12 +139,15 @@ CATALOG: dict[str, ModelInfo] = {
             "resolução e um módulo ASPP (Atrous Spatial Pyramid Pooling) com convoluções 3×3 de "
             "várias taxas de dilatação e pooling global da imagem, capturando contexto em "
             "várias escalas. Um decodificador leve combina o resultado com características de "
-            "baixo nível a 1/4 da resolução para refinar as bordas.",
+            "baixo nível a 1/4 da resolução para refinar as bordas. Como no artigo, as "
+            "convoluções 3×3 do ASPP e do decodificador são separáveis em profundidade "
+            "(depthwise separable), bem mais leves.",
             "en": "Uses dilated (atrous) convolutions to widen the receptive field without "
             "losing resolution, and an ASPP module (Atrous Spatial Pyramid Pooling) of 3×3 "
             "convolutions at several dilation rates plus global image pooling to capture "
             "context at several scales. A light decoder merges the result with low-level "
-            "features at 1/4 resolution to refine boundaries.",
+            "features at 1/4 resolution to refine boundaries. As in the paper, the 3×3 "
+            "convolutions of the ASPP and the decoder are depthwise separable, much lighter.",
         },
     ),
     "pspnet": ModelInfo(
