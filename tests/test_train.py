@@ -247,10 +247,13 @@ def test_an_interrupted_fit_resumes_after_its_last_finished_epoch(tiny_tree, tmp
 
 
 def test_mixed_precision_is_chosen_on_gpu_and_trains(tiny_tree):
-    from urbanseg.train import choose_precision
+    from urbanseg.train import choose_precision, gpu_has_bf16
 
+    assert not gpu_has_bf16()  # no GPU here
     try:
-        assert choose_precision(use_gpu=True) == "mixed_float16"
+        assert choose_precision(use_gpu=True, bf16=True) == "mixed_bfloat16"
+        assert _tiny_model().layers[2].compute_dtype == "bfloat16"
+        assert choose_precision(use_gpu=True) == "mixed_float16"  # a GPU without bf16
         model = _tiny_model()
         assert model.layers[2].compute_dtype == "float16"
         samples = data.find_samples(tiny_tree, "train")

@@ -37,6 +37,7 @@ from .inference import evaluate_model
 from .labels import CLASS_NAMES, NUM_CLASSES
 from .losses import median_frequency_weights
 from .metrics import majority_baseline
+from .parallel import Replicas, replicas
 from .records import (
     HISTORY_FILE,
     Baseline,
@@ -315,34 +316,23 @@ class Experiment:
         epochs, steps = self.schedule()
         self.out.mkdir(parents=True, exist_ok=True)
         select_best = cfg.selection == "holdout"
-        self.history = fit(
-            model,
-            train_data,
-            monitor_data,
-            epochs=epochs,
-            learning_rate=cfg.learning_rate,
-            steps_per_epoch=steps,
-            class_weights=class_weights,
-            schedule=schedule,
-            optimizer=cfg.optimizer,
-            momentum=cfg.momentum,
-            weight_decay=cfg.weight_decay,
-            min_learning_rate=cfg.min_learning_rate,
-            warmup_steps=cfg.warmup_iterations,
-            aux_weight=cfg.aux_loss,
-            layer_rates=self._backbone_rates(),
-            select_best=select_best,
-            best_path=self.out / "model.keras",
-            checkpoint_dir=self.out,
-            run_id=self.config.digest(self.model_name),
-            progress=self.progress,
-        )
+        options = dict(class_weights=class_weights, schedule=schedule, select_best=select_best)
+        parallel = replicas()  # several GPUs: a replicated twin trains, its weights come back
+        parallel.check_batch(cfg.batch_size)
+        with parallel.scope():
+            trained = model if parallel.count == 1 else self._twin(model, parallel)
+            self.history = self._fit(
+                trained, train_data, monitor_data, epochs, steps, monitor_model=model, **options
+            )
+        if trained is not model:
+            model.set_weights(trained.get_weights())
         if select_best:
             best = self.history.loc[self.history["val_miou"].idxmax(), "epoch"]
             self.training.best_epoch = int(best)
         else:
             self.training.best_epoch = epochs
             save_model(model, self.out / "model.keras")
+        self.training.devices = parallel.count
         self.training.steps_per_epoch, self.training.iterations = steps, steps * epochs
         seconds = float(self.history["seconds"].sum())
         monitor = float(self.history["monitor_seconds"].fillna(0).sum())
@@ -353,6 +343,41 @@ class Experiment:
         )
         write_atomically(self.out / HISTORY_FILE, self.history.to_csv(index=False))
         return self.history
+
+    def _twin(self, model: keras.Model, parallel: Replicas) -> keras.Model:
+        """``model`` built again, with its weights, in the scope of ``parallel``'s devices."""
+        twin = self._builder(**{**self._arguments, "backbone_weights": None})
+        twin.set_weights(model.get_weights())
+        log.info(
+            "training on %d devices (%s), %d images each per step",
+            parallel.count,
+            ", ".join(parallel.devices),
+            self.config.batch_size // parallel.count,
+        )
+        return twin
+
+    def _fit(self, model, train_data, monitor_data, epochs, steps, **options) -> pd.DataFrame:
+        cfg = self.config
+        return fit(
+            model,
+            train_data,
+            monitor_data,
+            epochs=epochs,
+            learning_rate=cfg.learning_rate,
+            steps_per_epoch=steps,
+            optimizer=cfg.optimizer,
+            momentum=cfg.momentum,
+            weight_decay=cfg.weight_decay,
+            min_learning_rate=cfg.min_learning_rate,
+            warmup_steps=cfg.warmup_iterations,
+            aux_weight=cfg.aux_loss,
+            layer_rates=self._backbone_rates(),
+            best_path=self.out / "model.keras",
+            checkpoint_dir=self.out,
+            run_id=cfg.digest(self.model_name),
+            progress=self.progress,
+            **options,
+        )
 
     def schedule(self) -> tuple[int, int]:
         """(epochs, optimizer steps per epoch): ``epochs`` passes over the training images, or,

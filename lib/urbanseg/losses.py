@@ -43,7 +43,7 @@ class SegmentationCrossEntropy(keras.losses.Loss):
         if self.class_weights is not None:
             table = ops.convert_to_tensor(np.asarray(self.class_weights, "float32"))
             weights = weights * ops.take(table, safe_labels)
-        return ops.sum(nll * weights) / ops.maximum(ops.sum(weights), 1e-6)
+        return _replica_share(ops.sum(nll * weights) / ops.maximum(ops.sum(weights), 1e-6))
 
     def get_config(self):
         return {
@@ -51,6 +51,21 @@ class SegmentationCrossEntropy(keras.losses.Loss):
             "class_weights": self.class_weights,
             "ignore_index": self.ignore_index,
         }
+
+
+def _replica_share(loss):
+    """``loss`` divided by the number of replicas when computed in one of several
+    ``tf.distribute`` replicas, whose gradients are then summed: the step is the whole batch's
+    mean, as on one device. Keras does this for its own losses' reductions, not for a loss that
+    reduces itself; it logs the loss multiplied back. Other backends: ``loss`` unchanged."""
+    if keras.backend.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf
+
+    replica = tf.distribute.get_replica_context()  # None in the cross-replica context
+    if replica is None or replica.num_replicas_in_sync == 1:
+        return loss
+    return loss / replica.num_replicas_in_sync
 
 
 def median_frequency_weights(pixel_counts, image_counts=None) -> np.ndarray:

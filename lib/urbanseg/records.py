@@ -72,6 +72,7 @@ class TrainingInfo:
     best_epoch: int | None = None  # the epoch whose weights were scored
     steps_per_epoch: int | None = None
     iterations: int | None = None  # optimizer steps in all
+    devices: int = 1  # the devices each step's batch was split over (urbanseg.parallel)
 
 
 @dataclass

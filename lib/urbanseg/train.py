@@ -6,6 +6,7 @@ Validation uses the same ConfusionMatrix as ``urbanseg evaluate``, at the traini
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -150,8 +151,10 @@ class _ValidationCallback(keras.callbacks.Callback):
         best_path: Path | None,
         progress: bool,
         checkpoint: _Checkpoint | None = None,
+        monitor_model: keras.Model | None = None,
     ):
         super().__init__()
+        self.monitor_model = monitor_model
         self.val_data, self.loss, self.best_path, self.progress = (
             val_data,
             loss,
@@ -176,9 +179,16 @@ class _ValidationCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         monitor_started = time.perf_counter()
+        scorer, predict = self.model, self.model.predict_on_batch
+        if self.monitor_model is not None and self.monitor_model is not self.model:
+            # the replicated model's predict would split (or repeat) each batch over its
+            # devices: its single-device twin, called directly, scores them whole
+            scorer = self.monitor_model
+            scorer.set_weights(self.model.get_weights())
+            predict = functools.partial(scorer, training=False)
         matrix, losses, weights = ConfusionMatrix(NUM_CLASSES), [], []
         for images, masks in self.val_data:
-            logits = self.model.predict_on_batch(images)
+            logits = predict(images)
             if isinstance(logits, (list, tuple)):  # an auxiliary head: the main output is scored
                 logits = logits[0]
             masks = np.asarray(masks)
@@ -202,7 +212,7 @@ class _ValidationCallback(keras.callbacks.Callback):
         if improved:
             self.best_miou, self.best_epoch = val_miou, epoch + 1
             if self.best_path is not None:
-                save_model(self.model, self.best_path)
+                save_model(scorer, self.best_path)
         finished = time.perf_counter()
         row["seconds"] = finished - self._started
         row["monitor_seconds"] = finished - monitor_started  # the checkpoint below is not timed
@@ -304,6 +314,7 @@ def fit(
     run_id: str = "",
     callbacks=(),
     progress: bool = True,
+    monitor_model: keras.Model | None = None,
 ) -> pd.DataFrame:
     """Train ``model`` on batches of ``(float32 images, int32 train ids)``; return the history.
 
@@ -321,6 +332,8 @@ def fit(
     With ``checkpoint_dir``, the state after every epoch is kept there and a run interrupted
     with the same ``run_id`` resumes after its last finished epoch (the data order of the
     remaining epochs differs from an uninterrupted run's). ``callbacks`` run after ours.
+    ``monitor_model``: where ``model`` is replicated over several devices, the same network on
+    one device; it receives the weights each epoch and does the monitoring and the saving.
     """
     from tqdm import tqdm
 
@@ -345,7 +358,7 @@ def fit(
         raise ValueError("select_best needs best_path, where the best epoch's weights are kept")
     best_path = Path(best_path) if select_best else None
     checkpoint = _Checkpoint(Path(checkpoint_dir), run_id) if checkpoint_dir else None
-    callback = _ValidationCallback(val_data, loss, best_path, progress, checkpoint)
+    callback = _ValidationCallback(val_data, loss, best_path, progress, checkpoint, monitor_model)
     initial_epoch = checkpoint.restore(model, callback, epochs) if checkpoint else 0
     with tqdm(
         total=epochs * steps_per_epoch,
@@ -389,13 +402,47 @@ def class_pixel_counts(masks) -> tuple[np.ndarray, np.ndarray]:
     return counts, image_totals
 
 
-def choose_precision(use_gpu: bool) -> str:
-    """Mixed precision (float16 compute, float32 weights and logits) on a GPU, where it roughly
-    halves memory and time; float32 on a CPU, where float16 is slower. Sets Keras' global
-    policy and returns its name, which metrics.json records."""
-    policy = "mixed_float16" if use_gpu else "float32"
+def choose_precision(use_gpu: bool, bf16: bool | None = None) -> str:
+    """Mixed precision on a GPU, where it roughly halves memory and time: bfloat16 compute where
+    the GPU has bf16 units (NVIDIA compute capability 8.0 and up: A100, H100...), float16 with
+    loss scaling before that (Keras wraps the optimizer); float32 weights and logits in both.
+    float32 on a CPU, where half precision is slower. ``bf16``: None asks the GPU. Sets Keras'
+    global policy and returns its name, which metrics.json records."""
+    if not use_gpu:
+        policy = "float32"
+    elif bf16 if bf16 is not None else gpu_has_bf16():
+        policy = "mixed_bfloat16"
+    else:
+        policy = "mixed_float16"
     keras.mixed_precision.set_global_policy(policy)
     return policy
+
+
+def gpu_has_bf16() -> bool:
+    """Whether the backend's first GPU computes in bfloat16 natively (compute capability >= 8)."""
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            details = tf.config.experimental.get_device_details(gpus[0]) if gpus else {}
+            capability = details.get("compute_capability") or (0, 0)
+        elif backend == "jax":
+            import jax
+
+            gpus = [d for d in jax.devices() if d.platform == "gpu"]
+            text = getattr(gpus[0], "compute_capability", "0") if gpus else "0"
+            capability = tuple(int(part) for part in str(text).split("."))
+        elif backend == "torch":
+            import torch
+
+            capability = torch.cuda.get_device_capability(0) if torch.cuda.is_available() else (0,)
+        else:
+            return False
+    except Exception:  # an unknown driver: the safe choice, float16 with loss scaling
+        return False
+    return tuple(capability)[:1] >= (8,)
 
 
 def set_determinism(seed: int, deterministic: bool = False) -> None:
