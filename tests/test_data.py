@@ -1,5 +1,7 @@
 """Finding pairs by stem, the official split, deterministic subsets, decoding and tf.data."""
 
+import io
+
 import numpy as np
 import pytest
 from conftest import write_pair
@@ -125,3 +127,33 @@ def test_cache_is_reused_and_invalidated_when_an_input_changes(tiny_tree, tmp_pa
     changed, masks = data.build_cache(samples, (16, 32), cache_dir=cache, progress=False)
     assert changed != first and len(list(cache.iterdir())) == 2
     assert np.all(np.asarray(Image.open(masks[0])) == 13)  # car's train id, from the new label
+
+
+def test_tensorflow_and_pillow_decode_and_encode_the_same_pixels(tmp_path, monkeypatch):
+    import sys
+
+    import tensorflow  # noqa: F401 -- loaded, as training loads it: its codec is used
+
+    rng = np.random.default_rng(3)
+    photo = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    ids = rng.integers(0, 34, (24, 40), dtype=np.uint8)
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    Image.fromarray(ids).save(tmp_path / "ids.png")
+    Image.fromarray(ids.astype(np.uint16) * 1000).save(tmp_path / "wide.png")  # 16-bit grey
+    assert np.array_equal(data._decode_with_tensorflow(tmp_path / "photo.png", 3), photo)
+    assert np.array_equal(data._decode_with_tensorflow(tmp_path / "ids.png", 1), ids)
+    # what TensorFlow's uint8 decode would get wrong is left to Pillow
+    assert data._decode_with_tensorflow(tmp_path / "wide.png", 1) is None
+    assert data._decode_with_tensorflow(tmp_path / "ids.png", 3) is None  # grey as a photo
+    assert np.array_equal(data.read_rgb(tmp_path / "ids.png"), np.repeat(ids[..., None], 3, -1))
+    with pytest.raises(InputError, match="label ids"):  # 1000 and up, read by Pillow
+        data.read_label_ids(tmp_path / "wide.png")
+    for array in (photo, ids):
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(data._encode_png(array)))), array)
+    (tmp_path / "broken.png").write_bytes((tmp_path / "photo.png").read_bytes()[:200])
+    with pytest.raises(InputError, match="broken.png"):
+        data.read_rgb(tmp_path / "broken.png")
+    monkeypatch.delitem(sys.modules, "tensorflow")  # without it: Pillow, the same pixels
+    assert data._decode_with_tensorflow(tmp_path / "photo.png", 3) is None
+    assert np.array_equal(data.read_rgb(tmp_path / "photo.png"), photo)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data._encode_png(ids)))), ids)

@@ -58,6 +58,8 @@ def reads(monkeypatch):
 
     monkeypatch.setattr(data, "read_png", spy(data.read_png))
     monkeypatch.setattr(inference, "read_png", spy(inference.read_png))
+    # where TensorFlow is loaded, images and labels are decoded by it first
+    monkeypatch.setattr(data, "_decode_with_tensorflow", spy(data._decode_with_tensorflow))
     return seen
 
 

@@ -7,7 +7,8 @@ The tree is the official one (Cordts et al. 2016, arXiv 1604.01685)::
     ROOT/gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_{labelIds,instanceIds,color}.png
 
 Images and labels are paired by their stem ``city_seq_frame``, never by sorted position, and the
-split is the official one, by folder. Nothing here imports TensorFlow.
+split is the official one, by folder. Nothing here imports TensorFlow (``read_rgb`` uses it
+where the caller has).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import random
 import re
 import shutil
+import sys
 import tempfile
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -179,6 +181,52 @@ def read_png(path: str | Path, *, mode: str | None = None) -> np.ndarray:
         raise InputError(f"{path}: not a readable PNG ({error})") from None
 
 
+def read_rgb(path: str | Path) -> np.ndarray:
+    """An RGB image as uint8 (H, W, 3): a camera frame (``read_png`` with mode "RGB")."""
+    decoded = _decode_with_tensorflow(path, channels=3)
+    return decoded if decoded is not None else read_png(path, mode="RGB")
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _decode_with_tensorflow(path: str | Path, channels: int) -> np.ndarray | None:
+    """The PNG at ``path`` decoded by TensorFlow's libpng, where the caller has loaded TensorFlow
+    (training and inference do): about 1.6x faster than Pillow on 2048x1024 photographs
+    (``make bench``), the same pixels. None where TensorFlow is not loaded, or the file is not an
+    8-bit PNG (one channel, or colour when ``channels`` is 3) it decodes: ``read_png`` then reads
+    it, and its errors name the file."""
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return None
+    try:
+        with open(path, "rb") as file:
+            header = file.read(26)
+    except OSError:
+        return None
+    grey = header[25:] == b"\x00"  # IHDR colour type 0; byte 24 is the bit depth
+    if header[:8] != _PNG_SIGNATURE or header[24:25] != b"\x08" or grey != (channels == 1):
+        return None
+    try:
+        array = tf.io.decode_png(tf.io.read_file(str(path)), channels=channels).numpy()
+    except Exception:  # tf.errors.*: a damaged file, which read_png reports
+        return None
+    return array[..., 0] if channels == 1 else array
+
+
+def _encode_png(array: np.ndarray) -> bytes:
+    """``array`` as PNG bytes with fast compression (zlib level 1), by TensorFlow's libpng where
+    it is loaded (a third faster than Pillow), else by Pillow."""
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        return tf.io.encode_png(
+            array if array.ndim == 3 else array[..., None], compression=1
+        ).numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
 def write_png(path: str | Path, array: np.ndarray) -> Path:
     """Encode ``array`` as a PNG at ``path``, atomically (a reader never sees half a file)."""
     buffer = io.BytesIO()
@@ -188,7 +236,9 @@ def write_png(path: str | Path, array: np.ndarray) -> Path:
 
 def read_label_ids(path: str | Path) -> np.ndarray:
     """A ``_gtFine_labelIds.png`` as uint8; InputError if it has ids outside 0..33."""
-    ids = read_png(path, mode="L")
+    ids = _decode_with_tensorflow(path, channels=1)
+    if ids is None:
+        ids = read_png(path, mode="L")
     if ids.ndim != 2:
         raise InputError(f"{path}: expected a single-channel label PNG, found shape {ids.shape}")
     if ids.size and int(ids.max()) >= NUM_LABEL_IDS:
@@ -228,21 +278,21 @@ def resize(array: np.ndarray, size: tuple[int, int], *, nearest: bool = False) -
 def load_pair(sample: Sample, size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """RGB uint8 image and uint8 train-id mask of a sample, resized to ``size`` (H, W) if given:
     bilinear for the image, nearest for the mask (a mask is never interpolated)."""
-    image = read_png(sample.image, mode="RGB")
+    image = read_rgb(sample.image)
     if sample.label is None:
         raise InputError(
             f"{sample.image}: the {sample.split} split has no labels for {sample.stem}"
         )
-    train_ids = read_train_ids(sample.label)
-    if train_ids.shape != image.shape[:2]:
+    label_ids = read_label_ids(sample.label)
+    if label_ids.shape != image.shape[:2]:
         raise InputError(
-            f"{sample.label}: size {train_ids.shape[1]}x{train_ids.shape[0]} differs from its image "
+            f"{sample.label}: size {label_ids.shape[1]}x{label_ids.shape[0]} differs from its image "
             f"{image.shape[1]}x{image.shape[0]}"
         )
-    if size is not None:
+    if size is not None:  # nearest picks pixels, so mapping after it maps fewer, to the same ids
         image = resize(image, size)
-        train_ids = resize(train_ids, size, nearest=True)
-    return image, train_ids
+        label_ids = resize(label_ids, size, nearest=True)
+    return image, labels_to_train_ids(label_ids)
 
 
 def default_cache_dir() -> Path:
@@ -285,8 +335,8 @@ def build_cache(
 
     def convert(sample: Sample) -> None:
         image, train_ids = load_pair(sample, size)
-        Image.fromarray(image).save(staging / f"{sample.stem}_image.png", compress_level=1)
-        Image.fromarray(train_ids).save(staging / f"{sample.stem}_mask.png", compress_level=1)
+        (staging / f"{sample.stem}_image.png").write_bytes(_encode_png(image))
+        (staging / f"{sample.stem}_mask.png").write_bytes(_encode_png(train_ids))
 
     try:
         with ThreadPoolExecutor(jobs or os.cpu_count() or 2) as pool:

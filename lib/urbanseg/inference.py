@@ -29,7 +29,7 @@ import numpy as np
 from keras import ops
 
 from .config import EVAL_MODES
-from .data import Sample, find_samples, read_png, read_train_ids, resize, write_png
+from .data import Sample, find_samples, read_png, read_rgb, read_train_ids, resize, write_png
 from .errors import InputError
 from .labels import NUM_CLASSES, TRAINID_TO_ID
 from .metrics import ConfusionMatrix
@@ -43,7 +43,7 @@ PROTOCOLS = ("full", "train")
 def _load_eval_sample(sample: Sample, size, protocol: str, mode: str):
     """(model input, ground truth, instances) of one image; the model input is the image
     resized to ``size`` (mode "resize") or the image itself ("whole", "slide")."""
-    image = read_png(sample.image, mode="RGB")
+    image = read_rgb(sample.image)
     gt = read_train_ids(sample.label)
     instances = read_png(sample.instances, mode="L").astype(np.int64) if sample.instances else None
     model_input = resize(image, size) if mode == "resize" else image
@@ -232,7 +232,7 @@ def predict_split(
     out.mkdir(parents=True, exist_ok=True)
     whole = {}  # a catalog model built again per image size, for mode "whole"
     for sample in tqdm(samples, desc=f"predict {split}", disable=not progress, unit="img"):
-        image = read_png(sample.image, mode="RGB")
+        image = read_rgb(sample.image)
         if mode == "slide":
             logits = slide_logits(model, image, overlap)
         elif mode == "whole":
