@@ -39,7 +39,7 @@ help:
 	@echo "make lint     check formatting and lint (ruff); make format rewrites the files"
 	@echo "make setup    create .venv, install urbanseg, register the Jupyter kernel"
 	@echo "make lab      open the notebooks in JupyterLab"
-	@echo "make bench    benchmarks (evaluation speed vs the official script, training speed)"
+	@echo "make bench    speed checks, each a ratio measured side by side (bench/RESULTS.md)"
 	@echo "make clean    remove results/ and the generated report"
 	@echo "variables: DATA= MODELS= EPOCHS= SEEDS=\"0 1\" SIZE=HxW JOBS= FORCE=1 TIMEOUT=s PARAMS=\"-p NAME VALUE\" GPU=1"
 
@@ -83,9 +83,15 @@ lab: setup
 	$(BIN)/python -m pip install --quiet -e '.[test,jupyter]'
 	$(BIN)/jupyter lab notebooks/
 
-bench: setup
-	$(BIN)/python benchmarks/bench_evaluate.py
-	$(BIN)/python benchmarks/bench_train.py
+# CPU checks, each a ratio measured side by side: bench/results.csv and bench/RESULTS.md.
+# On a GPU machine: python benchmarks/bench_gpu.py (writes bench/GPU.md).
+# BENCH="--only cache epoch" runs some of them.
+bench: $(VENV)/.stamp-bench
+	$(BIN)/python benchmarks/bench.py $(BENCH)
+
+$(VENV)/.stamp-bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@touch $@
 
 clean:
 	rm -rf results report/*.html report/*.pdf report/notebooks

@@ -5,11 +5,13 @@ a warm-up that builds the graph. Backend-agnostic: set KERAS_BACKEND=jax or torc
 
     python benchmarks/bench_train.py                       # CPU widths, 128x256, batch 8
     python benchmarks/bench_train.py --width 1 --size 512x1024 --batch 8   # paper widths (GPU)
+    python benchmarks/bench_train.py --json     # one JSON line per model (make bench reads them)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 
@@ -19,7 +21,7 @@ import keras
 import numpy as np
 
 from urbanseg.catalog import CATALOG
-from urbanseg.inference import count_flops, measure_inference
+from urbanseg.costs import count_flops, measure_forward
 from urbanseg.losses import SegmentationCrossEntropy
 from urbanseg.models import MODELS, build_model
 
@@ -37,7 +39,7 @@ def bench(name: str, size: tuple[int, int], batch: int, steps: int, width: float
     for _ in range(steps):
         model.train_on_batch(images, masks)
     step = (time.perf_counter() - started) / steps
-    inference = measure_inference(model, size, batch_size=batch)
+    inference = measure_forward(model, size, batch_size=batch, warmup=2, repeats=max(steps, 3))
     return {
         "model": name,
         "width": width or CATALOG[name].cpu_width,
@@ -59,22 +61,27 @@ def main() -> None:
     parser.add_argument(
         "--width", type=float, default=None, help="default: the catalog's CPU width of each model"
     )
+    parser.add_argument("--json", action="store_true", help="one JSON line per model, no table")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
+    if args.json:
+        for name in args.models:
+            print(json.dumps(bench(name, size, args.batch, args.steps, args.width)), flush=True)
+        return
     print(
         f"backend {keras.backend.backend()}, {os.cpu_count()} cores, {size[0]}x{size[1]}, "
         f"batch {args.batch}"
     )
     print(
         f"{'model':8s} {'width':>5s} {'params':>10s} {'GFLOPs':>7s} {'warm-up s':>9s} "
-        f"{'step s':>7s} {'train img/s':>11s} {'infer img/s':>11s} {'latency ms':>10s}"
+        f"{'step s':>7s} {'train img/s':>11s} {'infer img/s':>11s} {'forward ms':>10s}"
     )
     for name in args.models:
         r = bench(name, size, args.batch, args.steps, args.width)
         print(
             f"{r['model']:8s} {r['width']:5.2f} {r['params']:10,d} {r['gflops']:7.2f} "
             f"{r['warmup_s']:9.1f} {r['step_s']:7.3f} {r['train_img_s']:11.1f} "
-            f"{r['inference_images_per_second']:11.1f} {r['latency_ms']:10.1f}",
+            f"{r['inference_images_per_second']:11.1f} {r['forward_ms_median']:10.1f}",
             flush=True,
         )
 
