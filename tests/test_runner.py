@@ -113,7 +113,10 @@ def test_failure_is_recorded_and_the_other_model_runs(project, kernel):
     assert sorted(path.name for path in (results / "bad" / "seed-0").iterdir()) == [
         "bad.ipynb",
         "failed.json",
+        "run.log",
     ]
+    log = (results / "bad" / "seed-0" / "run.log").read_text()
+    assert "Input Notebook" in log and "Executing Cell 1" in log  # all the output, kept
 
     table = summary.format()
     assert "FAILED" in table and "ValueError: boom" in table
@@ -181,10 +184,14 @@ def test_a_dead_worker_fails_the_model_but_leaves_its_results(project, kernel, m
     monkeypatch.setattr(sys, "executable", "/bin/false")  # every worker process exits at once
     summary = run_models(["ok", "bad"], jobs=2, force=True, progress=False)
     assert [run.model for run in summary.failed] == ["ok", "bad"]
-    assert summary.failed[0].error == "worker process exited with status 1: no output"
+    assert summary.failed[0].error == (
+        "worker process exited with status 1: no output "
+        f"(see {os.path.join('results', 'ok', 'seed-0', 'run.log')})"
+    )
     assert (project / "results" / "ok" / "seed-0" / "metrics.json").exists()
     assert not (project / "results" / "ok" / "seed-0" / "failed.json").exists()
-    assert not (project / "results" / "bad" / "seed-0").exists()
+    # the notebook never started: no failure recorded, only what the worker printed
+    assert [p.name for p in (project / "results" / "bad" / "seed-0").iterdir()] == ["run.log"]
 
 
 @pytest.mark.slow
@@ -239,7 +246,7 @@ def test_run_command_reads_params_file_then_overrides(project, kernel, capsys):
     assert main(["-q", "report", "--results", "out", "--out", "report", "--no-pdf"]) == 0
     assert (project / "out" / "summary.csv").read_bytes() == by_run  # one writer, same bytes
     assert capsys.readouterr().out.splitlines() == [  # one line per file the user opens
-        f"wrote {Path('out') / 'summary.csv'}",
+        # (summary.csv, unchanged, was listed by urbanseg run)
         f"wrote 1 executed notebook (HTML) to {Path('report') / 'notebooks'}",
         f"wrote {Path('report') / 'relatorio.html'}",
     ]

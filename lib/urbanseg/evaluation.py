@@ -18,13 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from .atomic import write_atomically
 from .data import Sample, _short_list, find_samples, read_label_ids, read_png
 from .errors import InputError
 from .labels import NUM_LABEL_IDS
 from .metrics import ConfusionMatrix
+from .progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def evaluate_predictions(
     jobs = _worker_count(jobs, len(pairs))
     log.info("evaluating %d predictions from %s with %d thread(s)", len(pairs), pred_dir, jobs)
     total = ConfusionMatrix()
-    with tqdm(total=len(pairs), desc="evaluate", unit="img", disable=not progress) as bar:
+    with progress_bar(total=len(pairs), desc="evaluate", unit="img", disable=not progress) as bar:
         for part in _map(_score_pair, pairs, instances, jobs):
             total.merge(part)
             bar.update()

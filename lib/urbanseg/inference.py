@@ -138,7 +138,7 @@ def evaluate_model(
     ``whole_model`` (the same weights, built for that input size); "slide" runs ``model`` on
     overlapping windows of the image (``slide_logits``).
     """
-    from tqdm import tqdm
+    from .progress import progress_bar
 
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol={protocol!r}: expected one of {PROTOCOLS}")
@@ -155,7 +155,7 @@ def evaluate_model(
     chunk_size = batch_size if mode == "resize" else 1
     with (
         ThreadPoolExecutor(os.cpu_count() or 2) as pool,
-        tqdm(
+        progress_bar(
             total=len(samples),
             desc=f"evaluate {model.name}",
             unit="img",
@@ -213,7 +213,7 @@ def predict_split(
     """Write official-format predictions (labelIds PNGs at the original resolution, one per
     image, named ``<stem>_labelIds.png``) of the model saved in ``run_dir`` for ``split``,
     predicted the way the run was scored (its ``evaluation.mode``)."""
-    from tqdm import tqdm
+    from .progress import progress_bar
 
     run_dir, out = find_run(run_dir), Path(out)
     model_path = run_dir / "model.keras"
@@ -231,7 +231,7 @@ def predict_split(
     samples = find_samples(root, split, require_labels=False)
     out.mkdir(parents=True, exist_ok=True)
     whole = {}  # a catalog model built again per image size, for mode "whole"
-    for sample in tqdm(samples, desc=f"predict {split}", disable=not progress, unit="img"):
+    for sample in progress_bar(samples, desc=f"predict {split}", disable=not progress, unit="img"):
         image = read_rgb(sample.image)
         if mode == "slide":
             logits = slide_logits(model, image, overlap)

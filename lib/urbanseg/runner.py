@@ -13,6 +13,9 @@ What the runner writes (docs/results.md); the notebook writes metrics.json, hist
 
 - ``results/<model>/<model>.ipynb``: the executed notebook, success or failure. Papermill saves it
   while it runs as ``.<model>.running.ipynb`` in the same folder; it is renamed at the end.
+- ``results/<model>/run.log``: everything the notebook's execution printed (papermill, the
+  cells' output, the kernel's messages); the terminal shows a line per model and a live bar,
+  or this log as it grows with ``verbose``.
 - ``results/<model>/failed.json`` when the run failed. Then the model's ``metrics.json`` is
   deleted, but only once the new run has failed: an interrupted run leaves an earlier success in
   place. A run that succeeds deletes any ``failed.json``.
@@ -34,6 +37,7 @@ import dataclasses
 import logging
 import os
 import pickle
+import queue
 import re
 import subprocess
 import sys
@@ -51,6 +55,7 @@ from .config import RunConfig
 from .errors import InputError
 from .notebooks import (
     KERNEL_NAME,
+    MODEL_VARIABLE,
     declared_model_info,
     default_notebooks_dir,
     discover_notebooks,
@@ -62,6 +67,7 @@ from .records import FAILED_FILE, METRICS_FILE, RunRecord, run_folder
 logger = logging.getLogger(__name__)
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 CONCURRENT_RUNS = "URBANSEG_CONCURRENT_RUNS"  # read by urbanseg.costs.concurrent_runs
+LOG_FILE = "run.log"
 
 
 # --- Results of a run ---------------------------------------------------------------------------
@@ -135,12 +141,20 @@ class _Job:
     cwd: Path
     kernel_name: str = KERNEL_NAME
     timeout: float | None = None
-    progress_bar: bool = False
     concurrent_runs: int = 1  # notebooks running at once (recorded with the run's speed)
 
     @property
     def name(self) -> str:
         return f"{self.model} (seed {self.seed})"
+
+    @property
+    def log_path(self) -> Path:
+        """The notebook's whole output (papermill's log, cells' output, kernel messages)."""
+        return self.out_dir / LOG_FILE
+
+    @property
+    def progress_path(self) -> Path:
+        return self.out_dir / ".progress.json"
 
 
 # --- Running ------------------------------------------------------------------------------------
@@ -157,6 +171,7 @@ def run_models(
     force: bool = False,
     timeout: float | None = None,
     progress: bool = True,
+    verbose: bool = False,
     kernel_name: str = KERNEL_NAME,
 ) -> RunSummary:
     """Execute the model notebooks (all discovered ones when ``models`` is None), once per seed.
@@ -172,7 +187,10 @@ def run_models(
         jobs: notebooks executed at once, each by its own worker process.
         force: run models whose results are complete for these parameters too.
         timeout: limit in seconds for each cell; None: no limit (training is one long cell).
-        progress: papermill's progress bar (jobs=1); finished models are logged at INFO anyway.
+        progress: a live bar per running notebook (its training steps, loss, val mIoU), fed
+            by the notebook through urbanseg.progress; a line per model start and end is logged
+            at INFO anyway. Each notebook's whole output goes to ``<its folder>/run.log``.
+        verbose: stream that output to the terminal as it comes, instead of the bars.
 
     Raises InputError, before anything runs, for an unknown model, an unknown parameter or a bad
     value. A failing notebook is recorded in the summary, not raised.
@@ -242,22 +260,10 @@ def run_models(
             pending.append(job)
     if pending:
         ensure_kernel(kernel_name)
-    workers = min(jobs, len(pending))
-    if workers <= 1:
-        for number, job in enumerate(pending, 1):
-            logger.info(
-                "%s: running %s (%d of %d)",
-                job.name,
-                os.path.relpath(job.notebook, cwd),
-                number,
-                len(pending),
-            )
-            outcomes[(job.model, job.seed)] = _log_finished(
-                _execute(dataclasses.replace(job, progress_bar=progress))
-            )
-    else:
-        pending = [dataclasses.replace(job, concurrent_runs=workers) for job in pending]
-        outcomes.update(_execute_in_parallel(pending, workers))
+    workers = max(min(jobs, len(pending)), 1)
+    pending = [dataclasses.replace(job, concurrent_runs=workers) for job in pending]
+    console = _Console(len(pending), progress=progress, verbose=verbose)
+    outcomes.update(_execute_all(pending, workers, console))
     return RunSummary([outcomes[(job.model, job.seed)] for job in planned])
 
 
@@ -273,28 +279,142 @@ def _check_seeds(seeds: Iterable[int]) -> list[int]:
     return list(dict.fromkeys(checked))
 
 
-def _execute_in_parallel(jobs: list[_Job], workers: int) -> dict[tuple[str, int], ModelRun]:
-    logger.info("running %s, %d at a time", ", ".join(job.name for job in jobs), workers)
-    outcomes = {}
+def _execute_all(jobs: list[_Job], workers: int, console: _Console) -> dict:
+    """Each job in a worker process, ``workers`` at a time, the console following them."""
+    outcomes, started = {}, queue.SimpleQueue()  # the jobs a worker thread has begun
+
+    def execute(job: _Job) -> ModelRun:
+        started.put(job)
+        return _execute_in_subprocess(job)
+
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        futures = {pool.submit(_execute_in_subprocess, job): job for job in jobs}
+        futures = {pool.submit(execute, job): job for job in jobs}
         try:
-            for future in concurrent.futures.as_completed(futures):
-                run = _log_finished(future.result())
-                outcomes[run.key] = run
+            while futures:
+                done, _ = concurrent.futures.wait(
+                    futures, timeout=0.5, return_when=concurrent.futures.FIRST_COMPLETED
+                )
+                while not started.empty():
+                    console.start(started.get())
+                console.poll()
+                for future in done:
+                    job = futures.pop(future)
+                    console.start(job)  # a run too short to be seen starting
+                    run = future.result()
+                    console.finish(job, run)
+                    outcomes[run.key] = run
         except KeyboardInterrupt:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+        finally:
+            console.close()
     return outcomes
+
+
+class _Console:
+    """What ``urbanseg run`` shows: a line as each notebook starts ("[2/5] segnet (seed 0)",
+    with the time the whole run has left, judged by the runs done), one live bar per running
+    notebook fed by its progress file, a line as each ends. With ``verbose``, each notebook's
+    log (run.log) is streamed instead of its bar."""
+
+    def __init__(self, total: int, *, progress: bool, verbose: bool):
+        self.total, self.progress, self.verbose = total, progress, verbose
+        self.running: dict[str, dict] = {}  # job name: its bar, log offset, start time
+        self.numbers: dict[str, int] = {}
+        self.durations: list[float] = []
+
+    def start(self, job: _Job) -> None:
+        if job.name in self.numbers:
+            return
+        self.numbers[job.name] = number = len(self.numbers) + 1
+        left = ""
+        if self.durations:
+            remaining = (self.total - len(self.durations)) * sum(self.durations)
+            left = f", about {_duration(remaining / len(self.durations))} left in all"
+        logger.info("[%d/%d] %s: running%s", number, self.total, job.name, left)
+        state = {"job": job, "offset": 0, "bar": None, "since": time.monotonic()}
+        if self.progress and not self.verbose:
+            from .progress import progress_bar
+
+            state["bar"] = progress_bar(
+                total=None, desc=f"  {job.name}", unit="step", leave=False, mininterval=1.0
+            )
+        self.running[job.name] = state
+
+    def poll(self) -> None:
+        from .progress import read_progress
+
+        for state in self.running.values():
+            job, bar = state["job"], state["bar"]
+            if self.verbose:
+                state["offset"] = _stream(job.log_path, state["offset"])
+            elif bar is not None:
+                found = read_progress(job.progress_path)
+                if found.get("total"):
+                    bar.total = found["total"]
+                    bar.n = min(found.get("done", 0), found["total"])
+                    bar.set_postfix_str(_progress_text(found), refresh=False)
+                    bar.refresh()
+
+    def finish(self, job: _Job, run: ModelRun) -> None:
+        state = self.running.pop(job.name, None)
+        if state is not None:
+            if self.verbose:
+                _stream(job.log_path, state["offset"])
+            if state["bar"] is not None:
+                state["bar"].close()
+        if run.seconds is not None:
+            self.durations.append(run.seconds)
+        _log_finished(run, f"[{self.numbers.get(job.name, 0)}/{self.total}] ")
+
+    def close(self) -> None:
+        for state in self.running.values():
+            if state["bar"] is not None:
+                state["bar"].close()
+        self.running.clear()
+
+
+def _progress_text(found: dict) -> str:
+    parts = []
+    if found.get("epochs"):
+        parts.append(f"epoch {found.get('epoch', 0)}/{found['epochs']}")
+    if found.get("loss") is not None:
+        parts.append(f"loss {found['loss']:.3f}")
+    if found.get("val_miou") is not None:
+        parts.append(f"val mIoU {found['val_miou']:.3f}")
+    return ", ".join(parts)
+
+
+def _stream(path: Path, offset: int) -> int:
+    """Copy what ``path`` gained since ``offset`` to stdout; the new offset."""
+    try:
+        with open(path, "rb") as log:
+            log.seek(offset)
+            new = log.read()
+    except OSError:
+        return offset
+    if new:
+        sys.stdout.write(new.decode("utf-8", "replace"))
+        sys.stdout.flush()
+    return offset + len(new)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
 def _execute_in_subprocess(job: _Job) -> ModelRun:
     """``_execute`` in a fresh interpreter (a plain subprocess, unlike multiprocessing's spawn,
     works whatever the caller's __main__ is: a script without a main guard, stdin, a notebook).
 
-    If the worker itself dies, the model is reported failed but its results folder is left as it
-    was: the notebook may never have started.
+    If the worker itself dies, the model is reported failed but its results are left as they
+    were (the notebook may never have started); its run.log says what the worker printed.
     """
+    from .progress import PROGRESS_VARIABLE
+
+    job.out_dir.mkdir(parents=True, exist_ok=True)
+    job.progress_path.unlink(missing_ok=True)
+    environment = {**os.environ, PROGRESS_VARIABLE: str(job.progress_path)}
     with tempfile.TemporaryDirectory(prefix="urbanseg-run-") as scratch:
         job_file, result_file = Path(scratch) / "job.pickle", Path(scratch) / "result.pickle"
         job_file.write_bytes(pickle.dumps(job))
@@ -306,33 +426,37 @@ def _execute_in_subprocess(job: _Job) -> ModelRun:
             str(result_file),
         ]
         # Output to a file, not a pipe: a kernel outliving its worker cannot block the read.
-        with open(Path(scratch) / "output.txt", "w+b") as output:
+        with open(job.log_path, "w+b") as output:
             status = subprocess.run(
                 command,
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 cwd=job.cwd,
+                env=environment,
             ).returncode
             output.seek(0)
             text = output.read().decode("utf-8", "replace")
+        job.progress_path.unlink(missing_ok=True)
         if result_file.exists():
-            logger.debug("%s: worker output:\n%s", job.model, text)
             return pickle.loads(result_file.read_bytes())
     last = next((line for line in reversed(text.splitlines()) if line.strip()), "no output")
-    error = _one_line(f"worker process exited with status {status}: {last}")
+    log = os.path.join(job.shown_dir, LOG_FILE)
+    error = _one_line(f"worker process exited with status {status}: {last} (see {log})")
     return ModelRun(job.model, "failed", error=error, seed=job.seed)
 
 
 def _worker() -> None:
     """Entry point of a worker process: ``python -c ... JOB_FILE RESULT_FILE``."""
     job_file, result_file = sys.argv[1:3]
+    # papermill's messages and the notebook's output, streamed to run.log as they come
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
     run = _execute(pickle.loads(Path(job_file).read_bytes()))
     Path(result_file).write_bytes(pickle.dumps(run))
 
 
-def _log_finished(run: ModelRun) -> ModelRun:
-    name = f"{run.model} (seed {run.seed})"
+def _log_finished(run: ModelRun, prefix: str = "") -> ModelRun:
+    name = f"{prefix}{run.model} (seed {run.seed})"
     if run.status == "ok":
         logger.info("%s: ok in %.1f s", name, run.seconds)
     else:
@@ -351,8 +475,9 @@ def _execute(job: _Job) -> ModelRun:
     failure = None
     started = time.monotonic()
     # The kernel inherits the environment: the run records how many ran beside it.
-    saved = os.environ.get(CONCURRENT_RUNS)
+    saved = {name: os.environ.get(name) for name in (CONCURRENT_RUNS, MODEL_VARIABLE)}
     os.environ[CONCURRENT_RUNS] = str(job.concurrent_runs)
+    os.environ[MODEL_VARIABLE] = job.model  # the template's name comes from its file
     try:
         papermill.execute_notebook(
             str(job.notebook),
@@ -361,7 +486,7 @@ def _execute(job: _Job) -> ModelRun:
             kernel_name=job.kernel_name,
             language="python",
             progress_bar=False,
-            log_output=job.progress_bar,  # stream the notebook's own progress (epochs, mIoU)
+            log_output=True,  # the notebook's output, into run.log as it comes
             execution_timeout=job.timeout,
             cwd=str(job.cwd),
         )
@@ -376,10 +501,11 @@ def _execute(job: _Job) -> ModelRun:
         running.unlink(missing_ok=True)
         raise
     finally:
-        if saved is None:
-            os.environ.pop(CONCURRENT_RUNS, None)
-        else:
-            os.environ[CONCURRENT_RUNS] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     seconds = time.monotonic() - started
     notebook = _keep_notebook(job, running)
     if failure is None:

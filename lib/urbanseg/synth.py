@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
-from tqdm import tqdm
 
 from .data import (
     COLOR_SUFFIX,
@@ -42,6 +41,7 @@ from .data import (
 )
 from .errors import InputError
 from .labels import NAME_TO_LABEL, colorize_label_ids
+from .progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -891,7 +891,7 @@ def generate(
     staging.mkdir()
     try:
         frames = [(split, index) for split in SPLITS for index in range(counts[split])]
-        for split, index in tqdm(
+        for split, index in progress_bar(
             frames, desc="synth", unit="frame", disable=not progress, leave=False
         ):
             _write_frame(staging, split, index, size, int(seed))

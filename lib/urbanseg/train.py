@@ -23,6 +23,7 @@ from .config import OPTIMIZERS
 from .labels import NUM_CLASSES
 from .losses import SegmentationCrossEntropy
 from .metrics import ConfusionMatrix
+from .progress import progress_bar, report_progress
 from .records import HISTORY_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,7 @@ class _ValidationCallback(keras.callbacks.Callback):
             progress,
         )
         self.checkpoint = checkpoint
+        self.done, self.total, self.epochs = 0, 0, 0  # optimizer steps; set by fit()
         self.rows: list[dict] = []
         self.best_miou = -math.inf
         self.best_epoch = 0  # the epoch whose weights best_path holds
@@ -171,10 +173,26 @@ class _ValidationCallback(keras.callbacks.Callback):
         self._started = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
+        self.done += 1
+        loss = float(logs["loss"]) if logs and "loss" in logs else None
         if self._bar is not None:
             self._bar.update(1)
-            if logs and "loss" in logs:
-                self._bar.set_postfix(loss=f"{float(logs['loss']):.3f}", refresh=False)
+            if loss is not None:
+                self._bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+        self._report(loss=loss)
+
+    def _report(self, force: bool = False, **fields) -> None:
+        """How far training is, for ``urbanseg run``'s progress bar (urbanseg.progress)."""
+        last = self.rows[-1] if self.rows else {}
+        report_progress(
+            force=force,
+            done=self.done,
+            total=self.total,
+            epoch=len(self.rows) + (0 if force else 1),
+            epochs=self.epochs,
+            val_miou=last.get("val_miou"),
+            **{"loss": last.get("loss"), **fields},
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
@@ -216,6 +234,7 @@ class _ValidationCallback(keras.callbacks.Callback):
         finished = time.perf_counter()
         row["seconds"] = finished - self._started
         row["monitor_seconds"] = finished - monitor_started  # the checkpoint below is not timed
+        self._report(force=True)
         if self.checkpoint is not None:
             self.checkpoint.save(self.model, self.rows, self.best_miou, self.best_epoch)
         if self._bar is not None:
@@ -231,7 +250,7 @@ class _ValidationCallback(keras.callbacks.Callback):
             f"{row['seconds']:.1f} s"
         )
         if self._bar is not None and not self._bar.disable:
-            self._bar.write(message)
+            self._bar.write(message, file=self._bar.fp)  # above its bar, where it is drawn
         else:
             log.info(message)
 
@@ -335,8 +354,6 @@ def fit(
     ``monitor_model``: where ``model`` is replicated over several devices, the same network on
     one device; it receives the weights each epoch and does the monitoring and the saving.
     """
-    from tqdm import tqdm
-
     loss = SegmentationCrossEntropy(class_weights)
     outputs = len(model.outputs)  # the logits, then auxiliary heads (PSPNet's on conv4)
     model.compile(
@@ -360,7 +377,7 @@ def fit(
     checkpoint = _Checkpoint(Path(checkpoint_dir), run_id) if checkpoint_dir else None
     callback = _ValidationCallback(val_data, loss, best_path, progress, checkpoint, monitor_model)
     initial_epoch = checkpoint.restore(model, callback, epochs) if checkpoint else 0
-    with tqdm(
+    with progress_bar(
         total=epochs * steps_per_epoch,
         initial=initial_epoch * steps_per_epoch,
         desc=f"train {model.name}",
@@ -372,6 +389,8 @@ def fit(
         ncols=100,
     ) as bar:
         callback._bar = bar
+        callback.done, callback.total = initial_epoch * steps_per_epoch, epochs * steps_per_epoch
+        callback.epochs = epochs
         model.fit(
             train_data,
             epochs=epochs,
