@@ -11,6 +11,7 @@ from keras import layers
 from urbanseg import data, inference
 from urbanseg.config import RunConfig
 from urbanseg.costs import count_flops
+from urbanseg.errors import InputError
 from urbanseg.experiment import Experiment
 from urbanseg.records import PerImage, RunRecord
 
@@ -289,3 +290,26 @@ def test_backbone_lr_mult_slows_the_backbone_layers_in_training(tiny_tree, tmp_p
     }
     assert moved["head"] > 1e-4 and moved["block1_conv1"] < 1e-2 * moved["head"]
     assert type(model.optimizer).__name__ == "LayerRateAdam"
+
+
+def test_a_builder_of_the_wrong_shape_is_named_before_training(tiny_tree, tmp_path):
+    def build_strided(num_classes=19, input_shape=(32, 64, 3), **_):
+        inputs = keras.Input(input_shape)
+        x = layers.Conv2D(num_classes, 3, strides=2, padding="same")(inputs)
+        return keras.Model(inputs, x)  # forgot to upsample: 16x32 logits
+
+    def build_too_few(num_classes=19, input_shape=(32, 64, 3), **_):
+        inputs = keras.Input(input_shape)
+        return keras.Model(inputs, layers.Conv2D(10, 1)(inputs))
+
+    run = a_run(tiny_tree, tmp_path)
+    with pytest.raises(InputError) as error:
+        run.build_model(build_strided)
+    assert str(error.value) == (
+        "mine: build_strided maps 32x64x3 to 16x32x19; expected 32x64x3 images to 32x64x19 "
+        "logits (one per train id, at the input's resolution)"
+    )
+    with pytest.raises(InputError, match="build_too_few maps 32x64x3 to 32x64x10"):
+        run.build_model(build_too_few)
+    with pytest.raises(InputError, match="returned str, not a keras.Model"):
+        run.build_model(lambda **_: "a model")

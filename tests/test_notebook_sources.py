@@ -5,7 +5,7 @@
 - the code cells are the same in every notebook, but for the model's name in
   ``Experiment('<model>', ...)`` and, in ``_template``, the cells a student writes (tagged
   ``student``);
-- notebooks are committed without outputs, with the project's kernel;
+- notebooks are committed without outputs, with the standard ``python3`` kernel;
 - the template's ``model_info`` is a record the catalog accepts.
 """
 
@@ -20,7 +20,7 @@ import pytest
 
 from urbanseg.catalog import CATALOG, model_info
 from urbanseg.config import RunConfig, parameter_names
-from urbanseg.notebooks import KERNEL_NAME
+from urbanseg.notebooks import NOTEBOOK_KERNEL
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
@@ -61,10 +61,10 @@ def test_parameters_cell_mirrors_run_config(path):
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
-def test_committed_without_outputs_with_the_project_kernel(path):
+def test_committed_without_outputs_with_the_standard_kernel(path):
     notebook = read(path)
     nbformat.validate(notebook)
-    assert notebook.metadata.kernelspec.name == KERNEL_NAME
+    assert notebook.metadata.kernelspec.name == NOTEBOOK_KERNEL == "python3"  # Colab knows it
     for cell in notebook.cells:
         if cell.cell_type == "code":
             assert not cell.outputs and cell.execution_count is None, f"{path.name}: {cell.id}"

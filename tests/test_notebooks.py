@@ -74,6 +74,17 @@ def test_notebook_runs_and_report_renders(tmp_path):
         len(images) == 6
     )  # class frequency, data samples, curves, per-class IoU, confusion, samples
     assert len(list((run / "samples").glob("*.png"))) == 4
+    # progress bars: one display per loop, updated in place, not a chunk per redraw
+    assert max(len(c.get("outputs", [])) for c in executed["cells"]) <= 20
+    texts = [
+        "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+        for c in executed["cells"]
+        for o in c.get("outputs", [])
+    ]
+    assert not any("\r" in text for text in texts)
+    training = [text for text in texts if "train fcn" in text and "100%" in text]
+    assert len(training) == 1 and training[0].startswith("epoch 1: loss ")
+    assert "Executing Cell" in (run / "run.log").read_text()  # the whole output, kept
 
     # the same parameters again: skipped, nothing rewritten
     before = (run / "metrics.json").stat().st_mtime_ns
@@ -160,7 +171,7 @@ def test_a_sixth_model_from_the_template_joins_runner_and_report(tmp_path):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     template = (REPO / "notebooks" / "_template.ipynb").read_text()
-    (notebooks / "mine.ipynb").write_text(template.replace("my_model", "mine"))
+    (notebooks / "tiny.ipynb").write_text(template)  # copied, not edited: named by its file
     (notebooks / "_template.ipynb").write_text(template)  # templates are not models
     results = tmp_path / "results"
     summary = run_models(
@@ -175,8 +186,8 @@ def test_a_sixth_model_from_the_template_joins_runner_and_report(tmp_path):
             "batch_size": 2,
         },
     )
-    assert [r.model for r in summary.ran] == ["mine"], summary.format()
-    record = json.loads((results / "mine" / "seed-0" / "metrics.json").read_text())
+    assert [r.model for r in summary.ran] == ["tiny"], summary.format()
+    record = json.loads((results / "tiny" / "seed-0" / "metrics.json").read_text())
     assert record["model_info"]["display_name"] == "Meu modelo"  # the template's model_info
     paths = render_report(results, tmp_path / "report", lang="en", pdf=False)
     html = paths["html"].read_text()

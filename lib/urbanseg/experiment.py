@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -121,7 +122,10 @@ class Experiment:
         )
         sample_stems = data.select_samples(self.val_samples, NUM_SAMPLE_IMAGES, seed=0)
         self.sample_stems = [s.stem for s in sample_stems]
-        self.out = run_folder(config.results_dir, model_name, config.seed)
+        # `make lab` runs notebooks in notebooks/: their results go to the project's results/
+        project = os.environ.get("URBANSEG_PROJECT_DIR")
+        results = Path(project, config.results_dir) if project else Path(config.results_dir)
+        self.out = run_folder(results, model_name, config.seed)
         self.model: keras.Model | None = None
         self.history: pd.DataFrame | None = None
         self.metrics: dict | None = None
@@ -254,7 +258,23 @@ class Experiment:
         self._builder = builder or (lambda **given: models.build_model(self.model_name, **given))
         self._arguments = arguments
         self.model = self._builder(**arguments)
+        built_by = getattr(builder, "__name__", "the builder") if builder else "build_model"
+        self._check_output(self.model, built_by)
         return self.model
+
+    def _check_output(self, model, name: str) -> None:
+        """InputError, before any training, unless the model maps (H, W, 3) images to (H, W, 19)
+        logits (its first output; auxiliary heads may differ)."""
+        if not isinstance(model, keras.Model):
+            raise InputError(f"{name} returned {type(model).__name__}, not a keras.Model")
+        expected = (*self.input_size, NUM_CLASSES)
+        inputs, output = tuple(model.inputs[0].shape[1:]), tuple(model.outputs[0].shape[1:])
+        if inputs != (*self.input_size, 3) or output != expected:
+            raise InputError(
+                f"{self.model_name}: {name} maps {_shape(inputs)} to {_shape(output)}; expected "
+                f"{_shape((*self.input_size, 3))} images to {_shape(expected)} logits (one per "
+                "train id, at the input's resolution)"
+            )
 
     def _backbone_rates(self) -> dict[str, float]:
         """``backbone_lr_mult`` for each layer of the model's ImageNet backbone."""
@@ -510,3 +530,7 @@ def _show_in_notebook(path: Path, alt: str) -> None:
         return
     if get_ipython() is not None:
         display(IPythonImage(filename=str(path), alt=alt))
+
+
+def _shape(shape) -> str:
+    return "x".join("?" if size is None else str(size) for size in shape)

@@ -25,7 +25,27 @@ from .errors import InputError
 
 logger = logging.getLogger(__name__)
 
-KERNEL_NAME = "urbanseg"
+KERNEL_NAME = "urbanseg"  # the kernel urbanseg run registers for this interpreter and runs
+NOTEBOOK_KERNEL = "python3"  # the notebooks' own kernelspec: what Colab and every front end know
+MODEL_VARIABLE = "URBANSEG_MODEL"  # urbanseg run tells the kernel which model it runs
+
+
+def current_model_name() -> str:
+    """The model a notebook defines: its file name without ``.ipynb``. ``urbanseg run`` says it
+    to the kernel (URBANSEG_MODEL); Jupyter (JupyterLab, Notebook 7, VS Code) says the
+    notebook's path (JPY_SESSION_NAME, ``__session__``). Elsewhere, e.g. Colab, InputError
+    asking for the name."""
+    given = os.environ.get(MODEL_VARIABLE)
+    if given:
+        return given
+    main = sys.modules.get("__main__")
+    for path in (os.environ.get("JPY_SESSION_NAME"), getattr(main, "__session__", None)):
+        if path and str(path).endswith(".ipynb"):
+            return Path(path).stem
+    raise InputError(
+        "cannot tell this notebook's file name here: write the model's name, "
+        "Experiment('my_model', config, ...), or run it with urbanseg run"
+    )
 
 
 def ensure_kernel(name: str = KERNEL_NAME) -> str:
