@@ -53,7 +53,7 @@ ifeq ($(GPU),1)
 	$(BIN)/python -m pip uninstall --yes --quiet tensorflow-cpu || true
 	$(BIN)/python -m pip install --quiet -e '.[test,gpu]'
 else
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,cpu]'
 endif
 	$(BIN)/python -m ipykernel install --sys-prefix --name urbanseg --display-name "Python (urbanseg)" >/dev/null
 	@touch $@
@@ -80,8 +80,8 @@ format: setup
 	$(BIN)/ruff check --fix .
 
 lab: setup
-	$(BIN)/python -m pip install --quiet -e '.[test,jupyter]'
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/python -m pip install --quiet -e '.[test,cpu,jupyter]'
+	URBANSEG_PROJECT_DIR=$(CURDIR) $(BIN)/jupyter lab notebooks/
 
 # CPU checks, each a ratio measured side by side: bench/results.csv and bench/RESULTS.md.
 # On a GPU machine: python benchmarks/bench_gpu.py (writes bench/GPU.md).
@@ -90,7 +90,7 @@ bench: $(VENV)/.stamp-bench
 	$(BIN)/python benchmarks/bench.py $(BENCH)
 
 $(VENV)/.stamp-bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,cpu,bench]'
 	@touch $@
 
 clean:

@@ -157,3 +157,15 @@ def test_tensorflow_and_pillow_decode_and_encode_the_same_pixels(tmp_path, monke
     assert data._decode_with_tensorflow(tmp_path / "photo.png", 3) is None
     assert np.array_equal(data.read_rgb(tmp_path / "photo.png"), photo)
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(data._encode_png(ids)))), ids)
+
+
+def test_the_course_drive_layout_of_two_unpacked_zips_is_found(tmp_path):
+    root = tmp_path / "cityscapes"
+    write_pair(root / "leftImg8bit_trainvaltest", "train", "aachen", 0, np.full((8, 8), 7))
+    nested = root / "leftImg8bit_trainvaltest"
+    (root / "gtFine_trainvaltest").mkdir()
+    (nested / "gtFine").rename(root / "gtFine_trainvaltest" / "gtFine")
+    (sample,) = data.find_samples(root, "train")
+    assert sample.image == nested / "leftImg8bit" / "train" / "aachen" / sample.image.name
+    assert sample.label.parent == root / "gtFine_trainvaltest" / "gtFine" / "train" / "aachen"
+    assert data.subtree(tmp_path, "gtFine") == tmp_path / "gtFine"  # neither: the official name

@@ -18,6 +18,7 @@ from .data import (
     _short_list,
     _stems,
     read_label_ids,
+    subtree,
 )
 from .errors import InputError
 
@@ -60,17 +61,21 @@ def _check_pair(
 
 def check_tree(root: str | Path, *, decode: bool = True, progress: bool = True) -> CheckReport:
     """Count images per split and city and list every problem found (pairs, PNGs, label ids)."""
-    from tqdm import tqdm
+    from .progress import progress_bar
 
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: Cityscapes root not found")
-    if not (root / "leftImg8bit").is_dir():
-        raise InputError(f"{root}: no leftImg8bit/ folder (is this a Cityscapes root?)")
+    if not subtree(root, "leftImg8bit").is_dir():
+        raise InputError(
+            f"{root}: no leftImg8bit/ folder (is this a Cityscapes root? give the folder that "
+            "holds leftImg8bit/ and gtFine/, or leftImg8bit_trainvaltest/ and gtFine_trainvaltest/)"
+        )
     report = CheckReport(root)
     pairs: list[tuple[Path, Path | None]] = []
     for split in SPLITS:
-        image_dir, label_dir = root / "leftImg8bit" / split, root / "gtFine" / split
+        image_dir = subtree(root, "leftImg8bit") / split
+        label_dir = subtree(root, "gtFine") / split
         if not image_dir.is_dir():
             continue
         images = _stems(image_dir, IMAGE_SUFFIX)
@@ -97,7 +102,7 @@ def check_tree(root: str | Path, *, decode: bool = True, progress: bool = True) 
     if decode:
         with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
             results = pool.map(lambda pair: _check_pair(*pair), pairs)
-            for size, problems in tqdm(
+            for size, problems in progress_bar(
                 results, total=len(pairs), desc="check", disable=not progress, leave=False
             ):
                 if size:

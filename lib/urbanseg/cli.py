@@ -102,6 +102,7 @@ def cmd_run(args) -> int:
         notebooks_dir=args.notebooks,
         timeout=args.timeout,
         progress=not args.quiet,
+        verbose=args.verbose,
     )
     print(summary.format())
     results_dir = Path(args.results or parameters.get("results_dir") or "results")
@@ -116,11 +117,14 @@ def cmd_run(args) -> int:
 def cmd_report(args) -> int:
     from .report import render_report
 
+    summary = Path(args.results) / "summary.csv"
+    before = summary.read_bytes() if summary.is_file() else None
     paths = render_report(
         args.results, args.out, lang=args.lang, pdf=not args.no_pdf, data_root=args.data_root
     )
     notebooks = [path for key, path in paths.items() if key not in ("summary", "html", "pdf")]
-    print(f"wrote {paths['summary']}")
+    if paths["summary"].read_bytes() != before:  # urbanseg run has listed it otherwise
+        print(f"wrote {paths['summary']}")
     if notebooks:  # one line for the folder, not one per run
         plural = "s" if len(notebooks) > 1 else ""
         print(f"wrote {len(notebooks)} executed notebook{plural} (HTML) to {notebooks[0].parent}")
@@ -243,6 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--timeout", type=int, default=None, help="per-cell time limit in seconds (default: none)"
     )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="stream each notebook's whole output (also kept in RESULTS/MODEL/seed-K/run.log) "
+        "instead of a progress bar",
+    )
     p.set_defaults(func=cmd_run)
 
     p = commands.add_parser("report", help="render the comparative HTML/PDF report")
@@ -291,6 +302,15 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except InputError as error:
         print(f"urbanseg: error: {error}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:
+        if error.name != "tensorflow":
+            raise
+        print(
+            "urbanseg: error: TensorFlow is not installed (the input pipeline needs it): "
+            "pip install 'urbanseg[cpu]', or 'urbanseg[gpu]' for CUDA",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("urbanseg: interrupted", file=sys.stderr)

@@ -29,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
 
 from .atomic import write_atomically
 from .errors import InputError
 from .labels import NUM_LABEL_IDS, labels_to_train_ids
+from .progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,15 @@ def _short_list(items, limit: int = 5) -> str:
     return ", ".join(items[:limit]) + more
 
 
+def subtree(root: str | Path, name: str) -> Path:
+    """``ROOT/leftImg8bit`` or ``ROOT/gtFine`` (``name``): the official layout, or, where the
+    two zips were unpacked each into its own folder (the course's Google Drive),
+    ``ROOT/leftImg8bit_trainvaltest/leftImg8bit`` and ``ROOT/gtFine_trainvaltest/gtFine``."""
+    root = Path(root)
+    nested = root / f"{name}_trainvaltest" / name
+    return nested if not (root / name).is_dir() and nested.is_dir() else root / name
+
+
 def find_samples(root: str | Path, split: str, *, require_labels: bool = True) -> list[Sample]:
     """Every image of ``split`` with its label files, sorted by stem.
 
@@ -79,7 +88,7 @@ def find_samples(root: str | Path, split: str, *, require_labels: bool = True) -
         raise InputError(f"split {split!r} is not one of {', '.join(SPLITS)}")
     if not root.is_dir():
         raise InputError(f"{root}: Cityscapes root not found")
-    image_dir, label_dir = root / "leftImg8bit" / split, root / "gtFine" / split
+    image_dir, label_dir = subtree(root, "leftImg8bit") / split, subtree(root, "gtFine") / split
     if not image_dir.is_dir():
         raise InputError(
             f"{image_dir}: split folder not found (expected ROOT/leftImg8bit/{split}/<city>/)"
@@ -341,7 +350,7 @@ def build_cache(
     try:
         with ThreadPoolExecutor(jobs or os.cpu_count() or 2) as pool:
             work = pool.map(convert, samples)
-            for _ in tqdm(
+            for _ in progress_bar(
                 work,
                 total=len(samples),
                 desc=f"cache {size[0]}x{size[1]}",

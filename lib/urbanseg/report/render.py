@@ -151,7 +151,12 @@ def render_report(
     html_text = page.render(**context, body=body, toc=_toc(body), css=css, pdf=False)
     written["html"] = write_atomically(out_dir / f"{name}.html", html_text)
     if pdf:
+        from PIL import ImageFile
         from weasyprint import HTML
+
+        # Importing WeasyPrint makes Pillow accept truncated images, in the whole process: a
+        # damaged PNG read afterwards must still be an error (urbanseg.data.read_png).
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
 
         # WeasyPrint cannot parse the small-screen @media rule and warns about it: not for print.
         print_css = re.sub(
