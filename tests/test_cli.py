@@ -112,3 +112,33 @@ def test_quiet_is_accepted_before_or_after_the_command():
     assert parser.parse_args(["-q", "check", "x"]).quiet is True
     assert parser.parse_args(["check", "x", "-q"]).quiet is True
     assert parser.parse_args(["run", "unet", "--quiet"]).quiet is True
+
+
+def test_the_readme_synopsis_matches_the_parser():
+    """Every option the README's command-line synopsis shows exists for its command."""
+    import re
+    from pathlib import Path
+
+    from urbanseg.cli import build_parser
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Linha de comando\n\n```\n", 1)[1].split("```", 1)[0]
+    commands = build_parser()._subparsers._group_actions[0].choices
+    checked, command = 0, None
+    for line in block.splitlines():
+        words = line.split("#", 1)[0].split()
+        if words[:1] == ["urbanseg"]:
+            command = commands[words[1]]
+        known = {option for action in command._actions for option in action.option_strings}
+        for option in re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", " ".join(words)):
+            assert option in known, f"{line.strip()}: {option} is not an option of the command"
+            checked += 1
+    assert checked >= 25 and len(commands) == 7
+
+
+def test_bare_urbanseg_shows_the_commands(capsys):
+    from urbanseg.cli import main
+
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: urbanseg") and "evaluate" in out and "report" in out

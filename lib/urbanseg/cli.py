@@ -150,6 +150,35 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def _run_epilog() -> str:
+    """The models this run would find and every parameter with its default, then examples."""
+    import textwrap
+
+    from .config import RunConfig
+    from .notebooks import default_notebooks_dir, discover_notebooks
+
+    try:
+        models = ", ".join(discover_notebooks(default_notebooks_dir())) or "none found"
+    except (InputError, OSError):
+        models = "none found"
+    defaults = RunConfig().to_dict()
+    parameters = ", ".join(f"{name}={value!r}" for name, value in defaults.items())
+    wrap = textwrap.TextWrapper(width=96, initial_indent="  ", subsequent_indent="  ")
+    return "\n".join(
+        [
+            "models (notebooks/MODEL.ipynb, or the installed ones):",
+            wrap.fill(models),
+            "parameters (-p NAME VALUE; see lib/urbanseg/config.py for what each does):",
+            wrap.fill(parameters),
+            "examples:",
+            "  urbanseg run                                  # every model, the synthetic data",
+            "  urbanseg run unet fcn -p epochs 20 --seeds 0 1 2",
+            "  urbanseg run --root /data/cityscapes -f paper # the papers' recipe",
+            "  urbanseg run -v segnet                        # the notebook's whole output",
+        ]
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="urbanseg",
@@ -160,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bars or info messages"
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = commands.add_parser("synth", help="generate a synthetic Cityscapes-format data set")
     p.add_argument("out", type=Path, help="folder to create (must not exist or be empty)")
@@ -190,10 +219,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", type=Path, help="also write the metrics to this JSON file")
     p.add_argument("--no-instances", action="store_true", help="skip the instance-level iIoU")
-    p.add_argument("--jobs", type=int, default=None, help="decoding threads (default: all cores)")
+    p.add_argument(
+        "--threads",
+        "--jobs",
+        dest="jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="threads decoding the PNGs (default: one per core)",
+    )
     p.set_defaults(func=cmd_evaluate)
 
-    p = commands.add_parser("run", help="run model notebooks with papermill (default: all)")
+    p = commands.add_parser(
+        "run",
+        help="run model notebooks with papermill (default: all)",
+        epilog=_run_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument(
         "models",
         nargs="*",
@@ -262,10 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", default="pt", choices=("pt", "en"), help="language (default pt)")
     p.add_argument("--no-pdf", action="store_true", help="HTML only")
     p.add_argument(
+        "--root",
         "--data-root",
+        dest="data_root",
         default=None,
-        help="data set of the sample images, when it has "
-        "moved since the runs (default: the root recorded in each metrics.json)",
+        help="Cityscapes root of the sample images, when it has moved since the runs (default: "
+        "the root recorded in each metrics.json)",
     )
     p.set_defaults(func=cmd_report)
 
@@ -293,7 +337,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `urbanseg`: what it can do
+        parser.print_help()
+        return 0
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
     for noisy in ("weasyprint", "fontTools"):  # page-by-page layout messages at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)
