@@ -313,3 +313,20 @@ def test_a_builder_of_the_wrong_shape_is_named_before_training(tiny_tree, tmp_pa
         run.build_model(build_too_few)
     with pytest.raises(InputError, match="returned str, not a keras.Model"):
         run.build_model(lambda **_: "a model")
+
+
+def test_the_notebook_tables_speak_portuguese_and_count_in_full(tiny_tree, tmp_path):
+    run = a_run(tiny_tree, tmp_path, epochs=1)
+    assert run.describe() == (
+        "Mine: 395 parâmetros, 1,5 MFLOPs por imagem a 32x64; código: tiny_builder, neste notebook"
+    )
+    layers_ = run.layer_table()
+    assert list(layers_.columns) == ["camada", "tipo", "saída", "parâmetros"]
+    assert layers_.iloc[-1].tolist()[1:] == ["Conv2D", "32x64x19", "171"]
+    run.train()
+    history = run.history_table()
+    assert history.index.name == "época" and list(history.index) == [1]
+    assert {"perda", "mIoU (acomp.)"} <= set(history.columns)
+    from urbanseg.experiment import _thousands
+
+    assert _thousands(1945827) == "1.945.827" and _thousands(171) == "171"

@@ -259,6 +259,7 @@ class Experiment:
         self._arguments = arguments
         self.model = self._builder(**arguments)
         built_by = getattr(builder, "__name__", "the builder") if builder else "build_model"
+        self._built_by = built_by
         self._check_output(self.model, built_by)
         return self.model
 
@@ -309,6 +310,54 @@ class Experiment:
             "params": int(model.count_params()),
             "flops": int(count_flops(self.model_at(self.size))),
         }
+
+    def describe(self) -> str:
+        """One line for the notebook: the model, its size and cost, where its code is."""
+        summary = self.model_summary()
+        builder = getattr(self, "_built_by", "")
+        where = (
+            f"código em urbanseg/models/{self.model_name}.py"
+            if self.model_name in models.MODELS and builder == "build_model"
+            else f"código: {builder}, neste notebook"
+        )
+        height, width = self.size
+        flops = summary["flops"]
+        cost = f"{flops / 1e9:.2f} GFLOPs" if flops >= 1e8 else f"{flops / 1e6:.1f} MFLOPs"
+        return (
+            f"{self.info.display_name}: {_thousands(summary['params'])} parâmetros, "
+            f"{cost.replace('.', ',')} por imagem a {height}x{width}; {where}"
+        )
+
+    def layer_table(self) -> pd.DataFrame:
+        """The model's layers as the notebook shows them: name, type, output shape, parameters
+        (a backbone counts as one layer, with all its parameters)."""
+        rows = []
+        for layer in self._require_model().layers:
+            shapes = layer.output if isinstance(layer.output, (list, tuple)) else [layer.output]
+            rows.append(
+                {
+                    "camada": layer.name,
+                    "tipo": type(layer).__name__,
+                    "saída": ", ".join(_shape(tensor.shape[1:]) for tensor in shapes),
+                    "parâmetros": _thousands(layer.count_params()),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def history_table(self) -> pd.DataFrame:
+        """The training history with the notebook's column names, rounded for reading."""
+        if self.history is None:
+            raise InputError("no history yet: call run.train() first")
+        names = {
+            "epoch": "época",
+            "loss": "perda",
+            "val_loss": "perda (acomp.)",
+            "val_miou": "mIoU (acomp.)",
+            "learning_rate": "taxa",
+            "seconds": "segundos",
+            "monitor_seconds": "s de acompanhamento",
+        }
+        return self.history.rename(columns=names).round(4).set_index("época")
 
     def context(self) -> dict:
         """Where the model gathers context and on what feature map (urbanseg.models.context_of)."""
@@ -534,3 +583,8 @@ def _show_in_notebook(path: Path, alt: str) -> None:
 
 def _shape(shape) -> str:
     return "x".join("?" if size is None else str(size) for size in shape)
+
+
+def _thousands(count: int) -> str:
+    """1945827 -> "1.945.827", as the report writes counts."""
+    return f"{int(count):,}".replace(",", ".")

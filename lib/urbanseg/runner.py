@@ -287,22 +287,29 @@ def _execute_all(jobs: list[_Job], workers: int, console: _Console) -> dict:
         started.put(job)
         return _execute_in_subprocess(job)
 
+    def settle() -> None:
+        """Report the runs that have ended (a job starts only once its thread's last one has:
+        settling first closes that one's bar before the next one opens)."""
+        for future in [future for future in futures if future.done()]:
+            job = futures.pop(future)
+            console.start(job)  # a run too short to be seen starting
+            run = future.result()
+            console.finish(job, run)
+            outcomes[run.key] = run
+
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         futures = {pool.submit(execute, job): job for job in jobs}
         try:
             while futures:
-                done, _ = concurrent.futures.wait(
+                concurrent.futures.wait(
                     futures, timeout=0.5, return_when=concurrent.futures.FIRST_COMPLETED
                 )
+                settle()
                 while not started.empty():
-                    console.start(started.get())
+                    job = started.get()
+                    settle()
+                    console.start(job)
                 console.poll()
-                for future in done:
-                    job = futures.pop(future)
-                    console.start(job)  # a run too short to be seen starting
-                    run = future.result()
-                    console.finish(job, run)
-                    outcomes[run.key] = run
         except KeyboardInterrupt:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
