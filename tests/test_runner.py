@@ -3,6 +3,7 @@
 "slow" marker; the others only read notebooks."""
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -321,3 +322,44 @@ def test_summary_format_and_exit_code():
     assert lines[2].split() == ["fcn", "0", "skipped", "-"]
     assert lines[-1] == "1 ran, 1 skipped, 0 failed"
     assert set(parameter_names()) == set(NOTEBOOK_DEFAULTS)
+
+
+@pytest.mark.slow
+def test_the_terminal_gets_a_line_per_run_and_its_progress_not_the_notebook(
+    project, kernel, capsys, caplog
+):
+    # the notebook reports progress as a training notebook does (urbanseg.progress)
+    write_notebook(
+        project / "notebooks" / "steps.ipynb",
+        VALIDATE,
+        "from urbanseg.progress import report_progress\n"
+        "import time\n"
+        "for step in range(1, 5):\n"
+        "    report_progress(force=True, done=step, total=4, epoch=1, epochs=1, loss=0.5)\n"
+        "    time.sleep(0.4)\n"
+        "print('a line only run.log should get')",
+        WRITE_METRICS.format(model="steps"),
+    )
+    caplog.set_level(logging.INFO, logger="urbanseg.runner")
+    summary = run_models(["steps", "ok"], progress=True)
+    assert summary.exit_code == 0
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines[0] == "[1/2] steps (seed 0): running"
+    assert lines[1].startswith("[1/2] steps (seed 0): ok in ")
+    assert lines[2].startswith("[2/2] ok (seed 0): running, about ") and "left in all" in lines[2]
+    terminal = capsys.readouterr()
+    shown = terminal.out + terminal.err
+    assert "a line only run.log should get" not in shown and "Executing Cell" not in shown
+    assert "\r" not in shown  # not a terminal here: whole lines, no carriage returns
+    assert "steps (seed 0): 0step" in shown  # its bar, a line now and then
+    log = (project / "results" / "steps" / "seed-0" / "run.log").read_text()
+    assert "a line only run.log should get" in log
+    assert not (project / "results" / "steps" / "seed-0" / ".progress.json").exists()
+
+
+def test_the_bar_says_how_far_training_is():
+    from urbanseg.runner import _progress_text
+
+    found = {"done": 10, "total": 40, "epoch": 2, "epochs": 4, "loss": 0.51234, "val_miou": 0.2}
+    assert _progress_text(found) == "epoch 2/4, loss 0.512, val mIoU 0.200"
+    assert _progress_text({"done": 1, "total": 4}) == ""

@@ -125,7 +125,7 @@ class _Lines(_Screen):
     def flush(self) -> None:
         bar = self.current.strip()
         now = time.monotonic()
-        if bar and bar != self._last_bar and now - self._last_time >= PLAIN_INTERVAL / 2:
+        if bar and bar != self._last_bar and now - self._last_time >= PLAIN_INTERVAL:
             self.stream.write(bar + "\n")
             self._last_bar, self._last_time = bar, now
         self.stream.flush()
