@@ -89,3 +89,23 @@ def test_rescaled_images_are_padded_with_void_below_the_crop_size(tiny_tree):
     for image, mask in batches(samples, shrink, count=3):
         assert (mask[16:] == 255).all() and (mask[:, 32:] == 255).all()  # half size, then pad
         assert (image[16:] == 0).all() and (mask[:16, :32] != 255).any()
+
+
+def test_tensorflow_keeps_off_the_gpus_when_it_only_loads_data(monkeypatch):
+    import keras
+    import tensorflow as tf
+
+    from urbanseg.pipeline import data_tensorflow
+
+    hidden = []
+    monkeypatch.setattr(tf.config, "set_visible_devices", lambda *a: hidden.append(a))
+    assert data_tensorflow() is tf and hidden == []  # the Keras backend itself: its GPUs
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    data_tensorflow()
+    assert hidden == [([], "GPU")]
+
+    def started(*_):
+        raise RuntimeError("Visible devices cannot be modified after being initialized")
+
+    monkeypatch.setattr(tf.config, "set_visible_devices", started)
+    assert data_tensorflow() is tf  # too late to hide them: carries on

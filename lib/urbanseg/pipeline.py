@@ -19,10 +19,13 @@ only: the models, losses and training step do not need it.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from .data import Sample, build_cache
+
+log = logging.getLogger(__name__)
 
 CROP_TRIES = 10  # MMSegmentation's RandomCrop tries this many crops for cat_max_ratio
 
@@ -36,6 +39,21 @@ class Augmentation:
     cat_max_ratio: float = 1.0  # 1: any crop
     flip: bool = True
     photometric: bool = False
+
+
+def data_tensorflow():
+    """TensorFlow for the input pipeline. Under another Keras backend (JAX, PyTorch) it is only
+    the data loader, so it is kept off the GPUs: a CUDA build of TensorFlow would otherwise take
+    most of their memory when it starts, and the backend's training would run out of it."""
+    import keras
+    import tensorflow as tf
+
+    if keras.backend.backend() != "tensorflow":
+        try:
+            tf.config.set_visible_devices([], "GPU")
+        except RuntimeError:  # TensorFlow already started (its devices are fixed): leave them
+            log.debug("TensorFlow had already started; its GPUs stay visible to it")
+    return tf
 
 
 def make_dataset(
@@ -59,8 +77,7 @@ def make_dataset(
     its crop's size), full batches only. ``repeat`` (default: ``training``): endless, for a
     number of optimizer steps that need not be a whole number of passes.
     """
-    import tensorflow as tf
-
+    tf = data_tensorflow()
     height, width = size
     image_paths, mask_paths = build_cache(samples, size, cache_dir=cache_dir, progress=progress)
 
