@@ -31,7 +31,7 @@ RUN_ARGS := $(if $(DATA),--root $(DATA)) $(if $(strip $(SEEDS)),--seeds $(SEEDS)
             $(if $(SIZE),-p image_height $(word 1,$(subst x, ,$(SIZE))) -p image_width $(word 2,$(subst x, ,$(SIZE)))) \
             $(if $(FORCE),--force) $(if $(TIMEOUT),--timeout $(TIMEOUT)) --jobs $(JOBS) $(PARAMS)
 
-.PHONY: help setup report test test-fast lint format lab bench clean distclean
+.PHONY: help setup report test test-fast lint format lab bench new-model clean distclean
 
 help:
 	@echo "make report   run every model notebook and render report/relatorio.{html,pdf}"
@@ -39,6 +39,7 @@ help:
 	@echo "make lint     check formatting and lint (ruff); make format rewrites the files"
 	@echo "make setup    create .venv, install urbanseg, register the Jupyter kernel"
 	@echo "make lab      open the notebooks in JupyterLab"
+	@echo "make new-model NAME=mine   notebooks/mine.ipynb from the template, for a model of your own"
 	@echo "make bench    speed checks, each a ratio measured side by side (bench/RESULTS.md)"
 	@echo "make clean    remove results/ and the generated report"
 	@echo "variables: DATA= MODELS= EPOCHS= SEEDS=\"0 1\" SIZE=HxW JOBS= FORCE=1 TIMEOUT=s PARAMS=\"-p NAME VALUE\" GPU=1"
@@ -92,6 +93,11 @@ bench: $(VENV)/.stamp-bench
 $(VENV)/.stamp-bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,cpu,bench]'
 	@touch $@
+
+# make new-model NAME=mine: notebooks/mine.ipynb from the template
+new-model: setup
+	@test -n "$(NAME)" || { echo "usage: make new-model NAME=my_model"; exit 2; }
+	$(BIN)/urbanseg new-model $(NAME)
 
 clean:
 	rm -rf results report/*.html report/*.pdf report/notebooks

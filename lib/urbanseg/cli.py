@@ -142,6 +142,17 @@ def cmd_notebooks(args) -> int:
     return 0
 
 
+def cmd_new_model(args) -> int:
+    from .notebooks import new_model
+
+    path = new_model(args.name, args.notebooks)
+    print(
+        f"created {path}: write your model in build_my_model and describe it in model_info, "
+        f"then run it with: urbanseg run {args.name}"
+    )
+    return 0
+
+
 def cmd_predict(args) -> int:
     from .inference import predict_split
 
@@ -316,6 +327,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("notebooks", help="copy the model notebooks out (pip/Colab installs)")
     p.add_argument("out", type=Path, metavar="DIR", help="folder to copy them into")
     p.set_defaults(func=cmd_notebooks)
+
+    p = commands.add_parser(
+        "new-model", help="start a model of your own: NOTEBOOKS/NAME.ipynb from the template"
+    )
+    p.add_argument("name", metavar="NAME", help="the model's name: lowercase, digits and _")
+    p.add_argument(
+        "--notebooks",
+        default="notebooks",
+        metavar="DIR",
+        help="notebooks folder (default notebooks)",
+    )
+    p.set_defaults(func=cmd_new_model)
 
     p = commands.add_parser(
         "predict", help="write official-format labelIds PNGs of a trained model"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,8 @@ from typing import Any
 import nbformat
 
 from . import resources
-from .catalog import sort_key
+from .atomic import write_atomically
+from .catalog import CATALOG, sort_key
 from .config import RunConfig, parameter_names
 from .errors import InputError
 
@@ -207,3 +209,35 @@ def declared_model_info(path: str | os.PathLike) -> dict[str, Any]:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+MODEL_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+TEMPLATE = "_template.ipynb"
+
+
+def new_model(name: str, folder: str | os.PathLike = "notebooks") -> Path:
+    """``folder/NAME.ipynb`` from the template, for a model of one's own (``urbanseg
+    new-model``): the runner and the report find it by its file name, and its ``model_info``
+    starts with NAME as display name. Where ``folder`` does not exist yet (urbanseg installed with
+    pip), the study's notebooks are copied into it first. InputError for a name that is not a model name, one of
+    the study's models, or a notebook that exists; nothing is overwritten."""
+    if not MODEL_NAME.match(name):
+        raise InputError(
+            f"{name!r}: a model name is lowercase letters, digits and _, starting with a letter "
+            "(it names the notebook, results/NAME/ and the report's rows)"
+        )
+    if name in CATALOG:
+        raise InputError(f"{name!r} is one of the study's five models: choose another name")
+    target = Path(folder) / f"{name}.ipynb"
+    if target.exists():
+        raise InputError(f"{target}: already exists (choose another name, or edit that notebook)")
+    if not Path(folder).is_dir():  # a pip install: the study's notebooks beside the new one,
+        resources.copy_notebooks(folder)  # or urbanseg run would find this model alone
+        logger.info("copied the study's notebooks into %s", folder)
+    local = Path(folder) / TEMPLATE
+    template = local if local.is_file() else resources.notebooks_dir() / TEMPLATE
+    notebook = nbformat.read(template, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and '"display_name": "Meu modelo"' in cell.source:
+            cell.source = cell.source.replace('"Meu modelo"', repr(name).replace("'", '"'), 1)
+    return write_atomically(target, nbformat.writes(notebook))
