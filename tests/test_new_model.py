@@ -48,3 +48,46 @@ def test_an_existing_notebook_is_never_overwritten(tmp_path, capsys):
     assert main(["new-model", "mine", "--notebooks", str(tmp_path)]) == 2
     assert "mine.ipynb: already exists" in capsys.readouterr().err
     assert (tmp_path / "mine.ipynb").read_text() == "mine, already"
+
+
+def edit_cell(path, old, new):
+    notebook = json.loads(path.read_text())
+    for cell in notebook["cells"]:
+        text = "".join(cell["source"])
+        if old in text:
+            cell["source"] = text.replace(old, new)
+            path.write_text(json.dumps(notebook))
+            return
+    raise AssertionError(f"{old!r} is in no cell")
+
+
+@pytest.mark.slow
+def test_validate_passes_a_new_model_and_names_the_cells_of_a_broken_one(tmp_path, capsys):
+    from urbanseg.validate import validate_notebook
+
+    folder = tmp_path / "notebooks"
+    good = new_model("mine", folder)
+    result = validate_notebook(good)
+    assert result.ok, result.format()
+    assert len(result.checked) == 4
+
+    broken = new_model("broken", folder)  # forgot to upsample: 16x32 logits for 64x128 images
+    upsampling = 'outputs = layers.UpSampling2D(4, interpolation="bilinear")(x)'
+    edit_cell(broken, upsampling, "outputs = x")
+    assert main(["validate", str(broken)]) == 2
+    out = capsys.readouterr().out
+    problems = [line for line in out.splitlines() if line.startswith("PROBLEM: ")]
+    assert len(problems) == 1, out
+    assert "maps 64x128x3 to 16x32x19; expected 64x128x3 images to 64x128x19" in problems[0]
+    cell = int(problems[0].split()[2].rstrip(","))
+    source = json.loads(broken.read_text())["cells"][cell - 1]
+    assert "run.build_model(build_my_model)" in "".join(source["source"])  # the right cell
+    assert out.rstrip().endswith("broken.ipynb: 1 problem(s)")
+
+    edit_cell(broken, '"description": "Um parágrafo', '"summary": "Um parágrafo')
+    (problem,) = validate_notebook(broken).problems  # read, not run: named with its cell
+    assert problem.startswith('cell 6, "# A ficha do seu modelo') and "summary" in problem
+
+    edit_cell(broken, "epochs = 10\n", "")  # a parameter missing: named, nothing run
+    (problem,) = validate_notebook(broken).problems
+    assert "epochs" in problem

@@ -153,6 +153,14 @@ def cmd_new_model(args) -> int:
     return 0
 
 
+def cmd_validate(args) -> int:
+    from .validate import validate_notebook
+
+    result = validate_notebook(args.notebook, keep=args.keep)
+    print(result.format())
+    return 0 if result.ok else 2
+
+
 def cmd_predict(args) -> int:
     from .inference import predict_split
 
@@ -339,6 +347,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="notebooks folder (default notebooks)",
     )
     p.set_defaults(func=cmd_new_model)
+
+    p = commands.add_parser(
+        "validate",
+        help="check a model notebook in a minute: parameters, model_info, a one-step run on "
+        "two synthetic images, its result record (exit 2 if a problem is found)",
+    )
+    p.add_argument("notebook", type=Path, metavar="NOTEBOOK", help="notebooks/NAME.ipynb")
+    p.add_argument(
+        "--keep", type=Path, metavar="DIR", help="keep the tiny run (data, executed notebook) here"
+    )
+    p.set_defaults(func=cmd_validate)
 
     p = commands.add_parser(
         "predict", help="write official-format labelIds PNGs of a trained model"

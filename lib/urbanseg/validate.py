@@ -1,0 +1,154 @@
+"""``urbanseg validate NOTEBOOK``: a model notebook checked in a minute, before a long run.
+
+What is checked, in order:
+
+1. the notebook reads, and its cell tagged ``parameters`` declares exactly RunConfig's names
+   with valid defaults;
+2. a model outside the catalog describes itself (``model_info``: display name, description);
+3. the notebook runs end to end on a tiny synthetic data set (two training images, one step of
+   two images at 64x128, two validation images): the model builds, maps (H, W, 3) images to
+   (H, W, 19) logits (``Experiment.build_model`` checks it), trains, is evaluated;
+4. the run writes a result record that reads back, for this model, with its metrics.
+
+Each problem is one line naming the cell it is in (``cell 9, "import keras"``). A problem
+found by reading the notebook (1, 2) stops there: the run would stop on it too.
+Nothing is written beside the notebook: the run happens in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .catalog import CATALOG, model_info
+from .errors import InputError
+from .notebooks import declared_model_info, notebook_defaults
+
+TINY = {"image_height": 64, "image_width": 128, "epochs": 1, "batch_size": 2}
+
+
+@dataclass
+class Validation:
+    notebook: Path
+    problems: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def format(self) -> str:
+        lines = [f"ok: {item}" for item in self.checked]
+        lines += [f"PROBLEM: {problem}" for problem in self.problems]
+        verdict = "ready for a full run" if self.ok else f"{len(self.problems)} problem(s)"
+        return "\n".join([*lines, f"{self.notebook}: {verdict}"])
+
+
+def validate_notebook(path: str | Path, *, keep: str | Path | None = None) -> Validation:
+    """Check the notebook at ``path`` (see the module docstring). ``keep``: a folder where the
+    tiny run's results stay (else a temporary one)."""
+    path = Path(path)
+    result = Validation(path)
+    if not path.is_file():
+        raise InputError(f"{path}: notebook not found")
+    name = path.stem
+    try:
+        notebook_defaults(path)
+        result.checked.append("the parameters cell declares RunConfig's names")
+    except InputError as error:
+        result.problems.append(str(error))
+        return result  # the run would stop on the same thing
+    if name not in CATALOG:
+        declared = declared_model_info(path)
+        if not declared:
+            result.problems.append(
+                f"{_cell_of(path, 'model_info')}: no model_info = {{...}} literal "
+                "(display_name, description, reference): the report could not describe the model"
+            )
+        else:
+            try:
+                model_info(name, declared)
+                result.checked.append("model_info describes the model")
+            except InputError as error:
+                result.problems.append(f"{_cell_of(path, 'model_info')}: {error}")
+    if result.problems:  # the run would stop on the same thing
+        return result
+    with tempfile.TemporaryDirectory(prefix="urbanseg-validate-") as scratch:
+        folder = Path(keep) if keep else Path(scratch)
+        _tiny_run(path, folder, result)
+    return result
+
+
+def _tiny_run(path: Path, folder: Path, result: Validation) -> None:
+    from .records import RunRecord, run_folder
+    from .runner import run_models
+    from .synth import generate
+
+    name = path.stem
+    data_root, notebooks = folder / "data", folder / "notebooks"
+    if not data_root.exists():
+        generate(data_root, train=2, val=2, test=0, size=(64, 128), seed=0, progress=False)
+    notebooks.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, notebooks / path.name)
+    summary = run_models(
+        [name],
+        notebooks_dir=notebooks,
+        results_dir=folder / "results",
+        parameters={**TINY, "data_root": str(data_root)},
+        force=True,
+        progress=False,
+    )
+    (run,) = summary.runs
+    out = run_folder(folder / "results", name, 0)
+    if run.status != "ok":
+        executed = out / f"{name}.ipynb"
+        where = _failed_cell(executed) if executed.exists() else "the notebook"
+        result.problems.append(f"{where}: {run.error}")
+        return
+    result.checked.append(
+        "it runs on two synthetic images: builds, trains one step, evaluates (with --keep DIR, "
+        f"the executed notebook and its run.log stay in DIR/results/{name}/seed-0)"
+    )
+    try:
+        record = RunRecord.read(out)
+    except InputError as error:
+        result.problems.append(f"the result record: {error}")
+        return
+    if record.model != name or record.metrics.get("miou") is None:
+        result.problems.append(
+            f"the result record names model {record.model!r} with mIoU "
+            f"{record.metrics.get('miou')!r}; expected {name!r} and a number"
+        )
+        return
+    result.checked.append(f"it writes a result record for {name!r} (metrics.json)")
+
+
+def _failed_cell(executed: Path) -> str:
+    """``cell N, "first line"`` of the cell whose output is an error, in an executed notebook."""
+    notebook = nbformat.read(executed, as_version=4)
+    added = ("injected-parameters", "papermill-error-cell-tag")  # cells papermill put in
+    own = [c for c in notebook.cells if not set(c.metadata.get("tags", [])) & set(added)]
+    for index, cell in enumerate(own):  # numbered as in the student's notebook
+        if cell.cell_type == "code" and any(
+            output.get("output_type") == "error" for output in cell.get("outputs", [])
+        ):
+            return _describe(index, cell)
+    return "the notebook"
+
+
+def _cell_of(path: Path, text: str) -> str:
+    notebook = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code" and text in cell.source:
+            return _describe(index, cell)
+    return "the notebook"
+
+
+def _describe(index: int, cell) -> str:
+    first = next((line for line in cell.source.splitlines() if line.strip()), "")
+    first = first if len(first) <= 60 else first[:57] + "..."
+    return f'cell {index + 1}, "{first}"'
