@@ -16,6 +16,8 @@
 #   RECIPE=paper               the parameters of studies/RECIPE.yaml (paper: the papers' recipe)
 #   PARAMS="-p width 1"        any other notebook parameters, as urbanseg run takes them
 #   GPU=1                      `make setup` installs TensorFlow with CUDA instead of the CPU build
+#   AUTHOR="Ana" GROUP=G3 COURSE="..."   who made the study, on the report's cover
+#                              (or results/study.yaml with author:, group:, course:)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -63,7 +65,8 @@ endif
 report: setup
 	@status=0; \
 	$(BIN)/urbanseg run $(MODELS) $(RUN_ARGS) || status=$$?; \
-	$(BIN)/urbanseg report || exit $$?; \
+	$(BIN)/urbanseg report $(if $(AUTHOR),--author "$(AUTHOR)") $(if $(GROUP),--group "$(GROUP)") \
+	    $(if $(COURSE),--course "$(COURSE)") || exit $$?; \
 	exit $$status
 
 test: setup

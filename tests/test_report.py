@@ -221,6 +221,33 @@ def test_missing_data_root_is_reported_not_fatal(tmp_path):
     assert "Quão bem FCN-8s rotula cada pixel" in text  # one model: no "how do they compare"
 
 
+def test_the_cover_names_who_made_the_study(tmp_path):
+    from urbanseg.report import render_report
+
+    results, _ = make_results(tmp_path, models=("fcn",), failed=(), with_data=False)
+    written = render_report(results, tmp_path / "out", pdf=False)
+    soup = bs4.BeautifulSoup(written["html"].read_text(encoding="utf-8"), "html.parser")
+    assert soup.select_one(".kicker").get_text(strip=True).startswith("relatório gerado por")
+    assert soup.find("meta", attrs={"name": "author"}) is None  # nobody named: nothing invented
+
+    (results / "study.yaml").write_text("author: Ana Souza\ncourse: Visão Computacional 2026\n")
+    identity = {"author": None, "group": "G3", "course": None}  # --group given, the rest not
+    written = render_report(results, tmp_path / "out", pdf=False, identity=identity)
+    soup = bs4.BeautifulSoup(written["html"].read_text(encoding="utf-8"), "html.parser")
+    cover = {
+        div.dt.get_text(strip=True): div.dd.get_text(strip=True)
+        for div in soup.select(".cover dl.meta > div")
+    }
+    assert cover["Autoria"] == "Ana Souza" and cover["Grupo"] == "G3"
+    assert cover["Disciplina"] == "Visão Computacional 2026"
+    assert soup.select_one(".kicker").get_text(strip=True).startswith("Visão Computacional 2026 —")
+    assert soup.find("meta", attrs={"name": "author"})["content"] == "Ana Souza"
+
+    (results / "study.yaml").write_text("autor: Ana\n")
+    with pytest.raises(InputError, match="study.yaml: expected a mapping of author, group, course"):
+        render_report(results, tmp_path / "out", pdf=False)
+
+
 def test_no_results_is_an_input_error(tmp_path):
     from urbanseg.report import render_report
 

@@ -119,8 +119,14 @@ def cmd_report(args) -> int:
 
     summary = Path(args.results) / "summary.csv"
     before = summary.read_bytes() if summary.is_file() else None
+    identity = {"author": args.author, "group": args.group, "course": args.course}
     paths = render_report(
-        args.results, args.out, lang=args.lang, pdf=not args.no_pdf, data_root=args.data_root
+        args.results,
+        args.out,
+        lang=args.lang,
+        pdf=not args.no_pdf,
+        data_root=args.data_root,
+        identity=identity,
     )
     notebooks = [path for key, path in paths.items() if key not in ("summary", "html", "pdf")]
     if paths["summary"].read_bytes() != before:  # urbanseg run has listed it otherwise
@@ -330,6 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="Cityscapes root of the sample images, when it has moved since the runs (default: "
         "the root recorded in each metrics.json)",
     )
+    for field, example in (("author", "Ana Souza"), ("group", "G3"), ("course", "Visão 2026")):
+        p.add_argument(
+            f"--{field}",
+            default=None,
+            help=f"the study's {field}, on the cover and in the metadata, e.g. {example!r} "
+            "(default: RESULTS/study.yaml's, else none)",
+        )
     p.set_defaults(func=cmd_report)
 
     p = commands.add_parser("notebooks", help="copy the model notebooks out (pip/Colab installs)")

@@ -110,6 +110,33 @@ def _references(study: Study) -> list[dict[str, str]]:
     return [*entries, cityscapes]
 
 
+IDENTITY_FIELDS = ("author", "group", "course")
+
+
+def study_identity(results_dir: Path, given: dict[str, str] | None = None) -> dict[str, str]:
+    """Who made the study: ``given`` (the command line's --author, --group, --course), then
+    ``results_dir/study.yaml`` (``author: ...``, ``group: ...``, ``course: ...``) for the rest.
+    InputError for a study.yaml that is not such a mapping."""
+    import yaml
+
+    found: dict[str, str] = {}
+    path = results_dir / "study.yaml"
+    if path.is_file():
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            raise InputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+        unknown = sorted(set(loaded) - set(IDENTITY_FIELDS)) if isinstance(loaded, dict) else []
+        if not isinstance(loaded, dict) or unknown:
+            raise InputError(
+                f"{path}: expected a mapping of {', '.join(IDENTITY_FIELDS)}"
+                + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else "")
+            )
+        found = {key: str(value) for key, value in loaded.items() if value is not None}
+    found.update({key: value for key, value in (given or {}).items() if value})
+    return found
+
+
 def render_report(
     results_dir: str | Path = "results",
     out_dir: str | Path = "report",
@@ -117,6 +144,7 @@ def render_report(
     lang: str = "pt",
     pdf: bool = True,
     data_root: str | Path | None = None,
+    identity: dict[str, str] | None = None,
 ) -> dict[str, Path]:
     """Render the comparative report of every model in ``results_dir``.
 
@@ -124,7 +152,10 @@ def render_report(
     of the same page (``relatorio.pdf``/``report.pdf``) unless ``pdf=False``; the executed
     notebooks go to ``out_dir/notebooks/<model>.html`` and the summary table to
     ``results_dir/summary.csv``. ``data_root`` overrides the data root recorded in metrics.json
-    (for the sample images). Returns {"html", "pdf", "summary", "notebook:<model>"...} -> Path.
+    (for the sample images). ``identity``: who made the study (``author``, ``group``,
+    ``course``), shown on the cover and in the document's metadata; missing keys come from
+    ``results_dir/study.yaml`` when there is one (``study_identity``).
+    Returns {"html", "pdf", "summary", "notebook:<model>"...} -> Path.
     """
     if lang not in LANGUAGES:
         raise InputError(f"lang={lang!r}: must be one of {', '.join(LANGUAGES)}")
@@ -144,6 +175,7 @@ def render_report(
     notebooks, notebook_files = export_notebooks(study, out_dir, environment, f"{name}.html")
     written.update(notebook_files)
     context = _context(study, summary, df_iou, data, notebooks)
+    context["identity"] = study_identity(results_dir, identity)
 
     body = environment.get_template("body.html.j2").render(**context)
     css = (templates_dir() / "report.css").read_text(encoding="utf-8")
