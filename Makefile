@@ -33,7 +33,7 @@ RUN_ARGS := $(if $(DATA),--root $(DATA)) $(if $(strip $(SEEDS)),--seeds $(SEEDS)
             $(if $(SIZE),-p image_height $(word 1,$(subst x, ,$(SIZE))) -p image_width $(word 2,$(subst x, ,$(SIZE)))) \
             $(if $(FORCE),--force) $(if $(TIMEOUT),--timeout $(TIMEOUT)) --jobs $(JOBS) $(PARAMS)
 
-.PHONY: help setup report test test-fast lint format lab bench new-model clean distclean
+.PHONY: help setup report test test-fast lint format lab bench new-model submission clean distclean
 
 help:
 	@echo "make report   run every model notebook and render report/relatorio.{html,pdf}"
@@ -42,6 +42,7 @@ help:
 	@echo "make setup    create .venv, install urbanseg, register the Jupyter kernel"
 	@echo "make lab      open the notebooks in JupyterLab"
 	@echo "make new-model NAME=mine   notebooks/mine.ipynb from the template, for a model of your own"
+	@echo "make submission   submission.zip of the study, for a teacher to check (urbanseg verify)"
 	@echo "make bench    speed checks, each a ratio measured side by side (bench/RESULTS.md)"
 	@echo "make clean    remove results/ and the generated report"
 	@echo "variables: DATA= MODELS= EPOCHS= SEEDS=\"0 1\" SIZE=HxW JOBS= FORCE=1 TIMEOUT=s PARAMS=\"-p NAME VALUE\" GPU=1"
@@ -101,6 +102,11 @@ $(VENV)/.stamp-bench: $(STAMP)
 new-model: setup
 	@test -n "$(NAME)" || { echo "usage: make new-model NAME=my_model"; exit 2; }
 	$(BIN)/urbanseg new-model $(NAME)
+
+# make submission AUTHOR="Ana" GROUP=G3: submission.zip of results/ and report/ (urbanseg bundle)
+submission: setup
+	$(BIN)/urbanseg bundle -o submission.zip $(if $(AUTHOR),--author "$(AUTHOR)") \
+	    $(if $(GROUP),--group "$(GROUP)") $(if $(COURSE),--course "$(COURSE)")
 
 clean:
 	rm -rf results report/*.html report/*.pdf report/notebooks

@@ -167,6 +167,25 @@ def cmd_validate(args) -> int:
     return 0 if result.ok else 2
 
 
+def cmd_bundle(args) -> int:
+    from .bundle import make_bundle
+
+    identity = {"author": args.author, "group": args.group, "course": args.course}
+    path, manifest = make_bundle(args.results, args.report, args.out, identity=identity)
+    prints = sorted({str(run["data_fingerprint"]) for run in manifest["runs"]})
+    print(f"wrote {path}: {len(manifest['files'])} files, {len(manifest['runs'])} runs")
+    print(f"data fingerprint: {', '.join(prints)}")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from .bundle import verify_bundle
+
+    result = verify_bundle(args.bundle, expect_fingerprint=args.expect_fingerprint)
+    print(result.format())
+    return 0 if result.ok else 1
+
+
 def cmd_predict(args) -> int:
     from .inference import predict_split
 
@@ -371,6 +390,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep", type=Path, metavar="DIR", help="keep the tiny run (data, executed notebook) here"
     )
     p.set_defaults(func=cmd_validate)
+
+    p = commands.add_parser(
+        "bundle", help="one zip of the study to hand in: report, notebooks, records, manifest"
+    )
+    p.add_argument("--results", default="results", help="results folder (default results/)")
+    p.add_argument("--report", default="report", help="report folder (default report/)")
+    p.add_argument(
+        "-o", "--out", default="submission.zip", help="the zip to write (default submission.zip)"
+    )
+    for field in ("author", "group", "course"):
+        p.add_argument(
+            f"--{field}", default=None, help=f"the study's {field} (default: RESULTS/study.yaml's)"
+        )
+    p.set_defaults(func=cmd_bundle)
+
+    p = commands.add_parser(
+        "verify",
+        help="check a bundle: hashes, notebooks, records against their matrices, the report's "
+        "table (exit 1 if a problem is found)",
+    )
+    p.add_argument("bundle", type=Path, metavar="BUNDLE.zip", help="a zip from urbanseg bundle")
+    p.add_argument(
+        "--expect-fingerprint",
+        default=None,
+        metavar="HASH",
+        help="the validation set every run must have been scored on (urbanseg bundle prints it)",
+    )
+    p.set_defaults(func=cmd_verify)
 
     p = commands.add_parser(
         "predict", help="write official-format labelIds PNGs of a trained model"

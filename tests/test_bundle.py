@@ -1,0 +1,104 @@
+"""urbanseg bundle and verify: a study in one zip, and every change to it found by name."""
+
+import json
+import zipfile
+
+import pytest
+from fakes import make_results
+
+from urbanseg.bundle import MANIFEST, fingerprint, make_bundle, verify_bundle
+from urbanseg.cli import main
+from urbanseg.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    from urbanseg.report import render_report
+
+    base = tmp_path_factory.mktemp("study")
+    results, data_root = make_results(base, seeds=(0, 1))
+    report = base / "report"
+    render_report(results, report, pdf=False)
+    (report / "relatorio.pdf").write_bytes(b"%PDF-1.7 the report as printed")
+    (results / "study.yaml").write_text("author: Ana Souza\ngroup: G3\n")
+    return results, report, data_root
+
+
+def rewrite(bundle, out, name, change):
+    """A copy of ``bundle`` with the member ``name`` changed by ``change(bytes) -> bytes``."""
+    with zipfile.ZipFile(bundle) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            target.writestr(item, change(data) if item.filename == name else data)
+    return out
+
+
+def test_a_bundle_carries_the_study_and_verifies(study, tmp_path, capsys):
+    results, report, data_root = study
+    path, manifest = make_bundle(results, report, tmp_path / "sub.zip")
+    names = set(zipfile.ZipFile(path).namelist())
+    assert {"report/relatorio.html", "report/relatorio.pdf", "results/summary.csv"} <= names
+    assert "results/unet/seed-1/confusion_per_image.npz" in names
+    assert "results/unet/seed-1/unet.ipynb" in names and MANIFEST in names
+    assert not any("pspnet" in name for name in names)  # the failed run is not a result
+    assert manifest["author"] == "Ana Souza" and manifest["group"] == "G3"
+    assert len(manifest["runs"]) == 6 and set(manifest["files"]) == names - {MANIFEST}
+    assert {run["data_fingerprint"] for run in manifest["runs"]} == {fingerprint(data_root)}
+
+    assert main(["verify", str(path), "--expect-fingerprint", fingerprint(data_root)]) == 0
+    out = capsys.readouterr().out
+    assert "6 result records agree" in out and "the report's table shows" in out
+    assert out.rstrip().endswith("sub.zip: verified")
+
+
+def test_tampering_is_named_file_by_file(study, tmp_path):
+    results, report, _ = study
+    bundle, _ = make_bundle(results, report, tmp_path / "sub.zip")
+    record = "results/fcn/seed-0/metrics.json"
+
+    def better(data):
+        document = json.loads(data)
+        document["metrics"]["miou"] += 0.05
+        return json.dumps(document).encode()
+
+    changed = verify_bundle(rewrite(bundle, tmp_path / "a.zip", record, better))
+    assert changed.problems == [f"{record}: changed since the bundle was made (SHA-256 differs)"]
+    pdf = verify_bundle(
+        rewrite(bundle, tmp_path / "b.zip", "report/relatorio.pdf", lambda d: d + b" edited")
+    )
+    assert pdf.problems == [
+        "report/relatorio.pdf: changed since the bundle was made (SHA-256 differs)"
+    ]
+
+
+def test_a_record_rewritten_with_its_hash_still_disagrees_with_its_matrices(study, tmp_path):
+    """A student who edits a record and its manifest hash is caught by the matrices."""
+    import hashlib
+
+    results, report, _ = study
+    bundle, _ = make_bundle(results, report, tmp_path / "sub.zip")
+    record = "results/deeplab/seed-1/metrics.json"
+    with zipfile.ZipFile(bundle) as archive:
+        document = json.loads(archive.read(record))
+        manifest = json.loads(archive.read(MANIFEST))
+    document["metrics"]["miou"] += 0.05
+    edited = json.dumps(document).encode()
+    manifest["files"][record] = hashlib.sha256(edited).hexdigest()
+    forged = rewrite(bundle, tmp_path / "f.zip", record, lambda _: edited)
+    forged = rewrite(forged, tmp_path / "g.zip", MANIFEST, lambda _: json.dumps(manifest).encode())
+    problems = verify_bundle(forged).problems
+    assert len(problems) == 2
+    assert problems[0].startswith(f"{record}: mIoU ") and "but its matrices give" in problems[0]
+    assert problems[1].startswith("report/relatorio.html: the results table disagrees: deeplab")
+
+
+def test_the_wrong_data_set_and_a_bad_file(study, tmp_path, capsys):
+    results, report, _ = study
+    bundle, _ = make_bundle(results, report, tmp_path / "sub.zip")
+    wrong = verify_bundle(bundle, expect_fingerprint="0" * 64)
+    assert wrong.problems[0].startswith(f"{MANIFEST}: data fingerprint ")
+    (tmp_path / "junk.zip").write_text("not a zip")
+    assert main(["verify", str(tmp_path / "junk.zip")]) == 2
+    assert "junk.zip: not a readable zip" in capsys.readouterr().err
+    with pytest.raises(InputError, match="no finished run to bundle"):
+        make_bundle(tmp_path / "nothing", report, tmp_path / "x.zip")
