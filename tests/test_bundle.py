@@ -102,3 +102,42 @@ def test_the_wrong_data_set_and_a_bad_file(study, tmp_path, capsys):
     assert "junk.zip: not a readable zip" in capsys.readouterr().err
     with pytest.raises(InputError, match="no finished run to bundle"):
         make_bundle(tmp_path / "nothing", report, tmp_path / "x.zip")
+
+
+@pytest.mark.slow
+def test_a_rerun_reproduces_a_real_study_and_catches_an_edited_score(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from urbanseg.bundle import rerun_bundle
+    from urbanseg.report import render_report
+    from urbanseg.runner import run_models
+    from urbanseg.synth import generate
+
+    repo = Path(__file__).resolve().parents[1]
+    data_root = tmp_path / "cityscapes"
+    generate(data_root, train=4, val=2, test=0, size=(64, 128), seed=3, progress=False)
+    monkeypatch.chdir(tmp_path)
+    parameters = {"data_root": str(data_root), "image_height": 64, "image_width": 128}
+    parameters.update(epochs=1, batch_size=2, width=0.125)
+    summary = run_models(
+        ["fcn"], notebooks_dir=repo / "notebooks", parameters=parameters, progress=False
+    )
+    assert summary.exit_code == 0, summary.format()
+    render_report("results", "report", pdf=False)
+    bundle, _ = make_bundle("results", "report", tmp_path / "sub.zip")
+
+    again = rerun_bundle(bundle, root=data_root, work=tmp_path / "again", progress=False)
+    assert again.ok, again.format()
+    assert again.compared[0].startswith("fcn (seed 0): mIoU ")
+
+    record = "results/fcn/seed-0/metrics.json"
+
+    def claimed_better(data):
+        document = json.loads(data)
+        document["metrics"]["miou"] += 0.1
+        return json.dumps(document).encode()
+
+    edited = rewrite(bundle, tmp_path / "edited.zip", record, claimed_better)
+    moved = rerun_bundle(edited, work=tmp_path / "edited", progress=False)
+    (difference,) = moved.differences
+    assert difference.startswith("fcn (seed 0): miou ") and "(tolerance 0.005)" in difference

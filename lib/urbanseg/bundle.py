@@ -309,3 +309,109 @@ def _git_state() -> dict:
     if commit.returncode:
         return {}
     return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+
+
+@dataclass
+class Rerun:
+    bundle: Path
+    compared: list[str] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+    def format(self) -> str:
+        lines = [f"same: {item}" for item in self.compared]
+        lines += [f"DIFFERS: {item}" for item in self.differences]
+        verdict = "reproduced" if self.ok else f"{len(self.differences)} difference(s)"
+        return "\n".join([*lines, f"{self.bundle}: {verdict}"])
+
+
+COMPARED = ("miou", "pixel_accuracy", "mean_accuracy")
+
+
+def rerun_bundle(
+    bundle: str | Path,
+    *,
+    root: str | Path | None = None,
+    tolerance: float = 0.005,
+    work: str | Path | None = None,
+    progress: bool = True,
+) -> Rerun:
+    """Run every notebook of ``bundle`` again with its recorded parameters (on ``root`` when
+    given, e.g. the teacher's copy of the data) and list each metric, overall or per class,
+    that moved by more than ``tolerance``. ``work``: where the reruns go (default: a temporary
+    folder)."""
+    import tempfile
+
+    from .runner import run_models
+
+    bundle = Path(bundle)
+    result = Rerun(bundle)
+    try:
+        archive = zipfile.ZipFile(bundle)
+    except (OSError, zipfile.BadZipFile) as error:
+        raise InputError(f"{bundle}: not a readable zip ({error})") from None
+    with archive, tempfile.TemporaryDirectory(prefix="urbanseg-rerun-") as scratch:
+        folder = Path(work) if work else Path(scratch)
+        try:
+            runs = json.loads(archive.read(MANIFEST))["runs"]
+        except (KeyError, ValueError) as error:
+            raise InputError(f"{bundle}: no readable {MANIFEST} ({error})") from None
+        for run in runs:
+            model, seed = run["model"], run["seed"]
+            notebooks = folder / "notebooks" / f"{model}-{seed}"
+            notebooks.mkdir(parents=True, exist_ok=True)
+            (notebooks / f"{model}.ipynb").write_bytes(
+                archive.read(f"{run['folder']}/{model}.ipynb")
+            )
+            recorded = json.loads(archive.read(f"{run['folder']}/metrics.json"))["metrics"]
+            parameters = {k: v for k, v in run["parameters"].items() if k != "results_dir"}
+            if root is not None:
+                parameters["data_root"] = str(root)
+            summary = run_models(
+                [model],
+                notebooks_dir=notebooks,
+                results_dir=folder / "results",
+                parameters=parameters,
+                seeds=[seed],
+                force=True,
+                progress=progress,
+            )
+            (outcome,) = summary.runs
+            name = f"{model} (seed {seed})"
+            if outcome.status != "ok":
+                result.differences.append(f"{name}: the rerun failed: {outcome.error}")
+                continue
+            from .records import run_folder
+
+            again = json.loads(
+                (run_folder(folder / "results", model, seed) / "metrics.json").read_text()
+            )["metrics"]
+            _compare(name, recorded, again, tolerance, result)
+    return result
+
+
+def _compare(name: str, recorded: dict, again: dict, tolerance: float, result: Rerun) -> None:
+    moved = []
+    pairs = [(key, recorded.get(key), again.get(key)) for key in COMPARED]
+    pairs += [
+        (f"IoU {cls}", value, again.get("iou", {}).get(cls))
+        for cls, value in recorded.get("iou", {}).items()
+    ]
+    for key, before, after in pairs:
+        if before is None and after is None:
+            continue
+        if before is None or after is None or abs(float(before) - float(after)) > tolerance:
+            moved.append(f"{key} {_shown(before)} -> {_shown(after)}")
+    if moved:
+        result.differences.append(f"{name}: {'; '.join(moved)} (tolerance {tolerance})")
+    else:
+        result.compared.append(
+            f"{name}: mIoU {_shown(again.get('miou'))}, every class within {tolerance}"
+        )
+
+
+def _shown(value) -> str:
+    return "none" if value is None else f"{float(value):.4f}"

@@ -186,6 +186,16 @@ def cmd_verify(args) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_rerun(args) -> int:
+    from .bundle import rerun_bundle
+
+    result = rerun_bundle(
+        args.bundle, root=args.root, tolerance=args.tolerance, progress=not args.quiet
+    )
+    print(result.format())
+    return 0 if result.ok else 1
+
+
 def cmd_predict(args) -> int:
     from .inference import predict_split
 
@@ -418,6 +428,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="the validation set every run must have been scored on (urbanseg bundle prints it)",
     )
     p.set_defaults(func=cmd_verify)
+
+    p = commands.add_parser(
+        "rerun",
+        help="run a bundle's notebooks again with their recorded parameters and list every "
+        "metric that moved (exit 1 if one did)",
+    )
+    p.add_argument("bundle", type=Path, metavar="BUNDLE.zip", help="a zip from urbanseg bundle")
+    p.add_argument(
+        "--root", default=None, help="Cityscapes root to use instead of the recorded one"
+    )
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.005,
+        help="largest change of a score (0..1) that counts as the same (default 0.005)",
+    )
+    p.set_defaults(func=cmd_rerun)
 
     p = commands.add_parser(
         "predict", help="write official-format labelIds PNGs of a trained model"
