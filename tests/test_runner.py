@@ -358,7 +358,7 @@ def test_the_terminal_gets_a_line_per_run_and_its_progress_not_the_notebook(
 
 
 def test_the_bar_says_how_far_training_is():
-    from urbanseg.runner import _progress_text
+    from urbanseg.console import _progress_text
 
     found = {"done": 10, "total": 40, "epoch": 2, "epochs": 4, "loss": 0.51234, "val_miou": 0.2}
     assert _progress_text(found) == "epoch 2/4, loss 0.512, val mIoU 0.200"

@@ -26,8 +26,8 @@ parameters: the notebook's defaults overridden by the run's parameters. The note
 same digest from the values it receives. A notebook that finishes without writing such a
 ``metrics.json`` counts as failed.
 
-(Past 400 lines on purpose: planning, skipping, serial and parallel execution and the failure
-record of a run all turn around the same ``_Job`` and its folder.)
+(Past 400 lines on purpose: planning, skipping, execution and the failure record of a run all
+turn around the same ``_Job`` and its folder. What the terminal shows is urbanseg.console.)
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from typing import Any
 import nbformat
 
 from .config import RunConfig
+from .console import RunConsole
 from .errors import InputError
 from .notebooks import (
     KERNEL_NAME,
@@ -262,7 +263,7 @@ def run_models(
         ensure_kernel(kernel_name)
     workers = max(min(jobs, len(pending)), 1)
     pending = [dataclasses.replace(job, concurrent_runs=workers) for job in pending]
-    console = _Console(len(pending), progress=progress, verbose=verbose)
+    console = RunConsole(len(pending), progress=progress, verbose=verbose)
     outcomes.update(_execute_all(pending, workers, console))
     return RunSummary([outcomes[(job.model, job.seed)] for job in planned])
 
@@ -279,7 +280,7 @@ def _check_seeds(seeds: Iterable[int]) -> list[int]:
     return list(dict.fromkeys(checked))
 
 
-def _execute_all(jobs: list[_Job], workers: int, console: _Console) -> dict:
+def _execute_all(jobs: list[_Job], workers: int, console: RunConsole) -> dict:
     """Each job in a worker process, ``workers`` at a time, the console following them."""
     outcomes, started = {}, queue.SimpleQueue()  # the jobs a worker thread has begun
 
@@ -316,98 +317,6 @@ def _execute_all(jobs: list[_Job], workers: int, console: _Console) -> dict:
         finally:
             console.close()
     return outcomes
-
-
-class _Console:
-    """What ``urbanseg run`` shows: a line as each notebook starts ("[2/5] segnet (seed 0)",
-    with the time the whole run has left, judged by the runs done), one live bar per running
-    notebook fed by its progress file, a line as each ends. With ``verbose``, each notebook's
-    log (run.log) is streamed instead of its bar."""
-
-    def __init__(self, total: int, *, progress: bool, verbose: bool):
-        self.total, self.progress, self.verbose = total, progress, verbose
-        self.running: dict[str, dict] = {}  # job name: its bar, log offset, start time
-        self.numbers: dict[str, int] = {}
-        self.durations: list[float] = []
-
-    def start(self, job: _Job) -> None:
-        if job.name in self.numbers:
-            return
-        self.numbers[job.name] = number = len(self.numbers) + 1
-        left = ""
-        if self.durations:
-            remaining = (self.total - len(self.durations)) * sum(self.durations)
-            left = f", about {_duration(remaining / len(self.durations))} left in all"
-        logger.info("[%d/%d] %s: running%s", number, self.total, job.name, left)
-        state = {"job": job, "offset": 0, "bar": None, "since": time.monotonic()}
-        if self.progress and not self.verbose:
-            from .progress import progress_bar
-
-            state["bar"] = progress_bar(
-                total=None, desc=f"  {job.name}", unit="step", leave=False, mininterval=1.0
-            )
-        self.running[job.name] = state
-
-    def poll(self) -> None:
-        from .progress import read_progress
-
-        for state in self.running.values():
-            job, bar = state["job"], state["bar"]
-            if self.verbose:
-                state["offset"] = _stream(job.log_path, state["offset"])
-            elif bar is not None:
-                found = read_progress(job.progress_path)
-                if found.get("total"):
-                    bar.total = found["total"]
-                    bar.n = min(found.get("done", 0), found["total"])
-                    bar.set_postfix_str(_progress_text(found), refresh=False)
-                    bar.refresh()
-
-    def finish(self, job: _Job, run: ModelRun) -> None:
-        state = self.running.pop(job.name, None)
-        if state is not None:
-            if self.verbose:
-                _stream(job.log_path, state["offset"])
-            if state["bar"] is not None:
-                state["bar"].close()
-        if run.seconds is not None:
-            self.durations.append(run.seconds)
-        _log_finished(run, f"[{self.numbers.get(job.name, 0)}/{self.total}] ")
-
-    def close(self) -> None:
-        for state in self.running.values():
-            if state["bar"] is not None:
-                state["bar"].close()
-        self.running.clear()
-
-
-def _progress_text(found: dict) -> str:
-    parts = []
-    if found.get("epochs"):
-        parts.append(f"epoch {found.get('epoch', 0)}/{found['epochs']}")
-    if found.get("loss") is not None:
-        parts.append(f"loss {found['loss']:.3f}")
-    if found.get("val_miou") is not None:
-        parts.append(f"val mIoU {found['val_miou']:.3f}")
-    return ", ".join(parts)
-
-
-def _stream(path: Path, offset: int) -> int:
-    """Copy what ``path`` gained since ``offset`` to stdout; the new offset."""
-    try:
-        with open(path, "rb") as log:
-            log.seek(offset)
-            new = log.read()
-    except OSError:
-        return offset
-    if new:
-        sys.stdout.write(new.decode("utf-8", "replace"))
-        sys.stdout.flush()
-    return offset + len(new)
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
 def _execute_in_subprocess(job: _Job) -> ModelRun:
@@ -460,16 +369,6 @@ def _worker() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
     run = _execute(pickle.loads(Path(job_file).read_bytes()))
     Path(result_file).write_bytes(pickle.dumps(run))
-
-
-def _log_finished(run: ModelRun, prefix: str = "") -> ModelRun:
-    name = f"{prefix}{run.model} (seed {run.seed})"
-    if run.status == "ok":
-        logger.info("%s: ok in %.1f s", name, run.seconds)
-    else:
-        took = "" if run.seconds is None else f" after {run.seconds:.1f} s"
-        logger.warning("%s: FAILED%s: %s", name, took, run.error)
-    return run
 
 
 def _execute(job: _Job) -> ModelRun:
