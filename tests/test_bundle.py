@@ -141,3 +141,65 @@ def test_a_rerun_reproduces_a_real_study_and_catches_an_edited_score(tmp_path, m
     moved = rerun_bundle(edited, work=tmp_path / "edited", progress=False)
     (difference,) = moved.differences
     assert difference.startswith("fcn (seed 0): miou ") and "(tolerance 0.005)" in difference
+
+
+@pytest.mark.slow
+def test_a_leaderboard_ranks_bundles_on_labels_only_the_teacher_has(tmp_path, monkeypatch):
+    import csv
+    import shutil
+    from pathlib import Path
+
+    from urbanseg.report import render_report
+    from urbanseg.runner import run_models
+    from urbanseg.synth import generate
+
+    repo = Path(__file__).resolve().parents[1]
+    teacher = tmp_path / "teacher"  # every label, the held-out split's included
+    generate(teacher, train=7, val=2, test=0, size=(64, 128), seed=4, progress=False)
+    images = sorted((teacher / "leftImg8bit" / "train").rglob("*.png"))
+    for stem in [path.name.split("_leftImg8bit")[0] for path in images[:3]]:
+        for file in teacher.glob(f"*/train/*/{stem}_*"):  # three frames become split "heldout"
+            kind, city = file.parents[2].name, file.parent.name
+            (teacher / kind / "heldout" / city).mkdir(parents=True, exist_ok=True)
+            file.rename(teacher / kind / "heldout" / city / file.name)
+    student = tmp_path / "student"  # the same images, without the held-out labels
+    shutil.copytree(teacher, student)
+    shutil.rmtree(student / "gtFine" / "heldout")
+    monkeypatch.chdir(tmp_path)
+    parameters = {"data_root": str(student), "image_height": 64, "image_width": 128}
+    parameters.update(epochs=1, batch_size=2, width=0.125)
+    summary = run_models(
+        ["fcn", "unet"], notebooks_dir=repo / "notebooks", parameters=parameters, progress=False
+    )
+    assert summary.exit_code == 0, summary.format()
+    render_report("results", "report", pdf=False)
+    first, _ = make_bundle("results", "report", "a.zip", predict="heldout", progress=False)
+    make_bundle(
+        "results", "report", "b.zip", identity={"author": "Bia"}, predict="heldout", progress=False
+    )
+    with zipfile.ZipFile(first) as archive:
+        names = archive.namelist()
+    assert sum(n.startswith("predictions/fcn/seed-0/") for n in names) == 3
+    dropped = next(n for n in names if n.startswith("predictions/unet/seed-0/"))
+    with zipfile.ZipFile(first) as source, zipfile.ZipFile("c.zip", "w") as broken:
+        for item in source.infolist():
+            if item.filename != dropped:  # one prediction missing
+                broken.writestr(item, source.read(item))
+
+    assert main(["leaderboard", "a.zip", "b.zip", "c.zip", "--gt", str(teacher),
+                 "--split", "heldout", "-o", "board.html"]) == 0  # fmt: skip
+    with open("board.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    ranked = [row for row in rows if row["rank"]]
+    assert [row["rank"] for row in ranked] == ["1", "2", "3", "4"]
+    assert {(row["bundle"], row["model"]) for row in ranked} == {
+        ("a.zip", "fcn"), ("a.zip", "unet"), ("b.zip", "fcn"), ("b.zip", "unet")
+    }  # fmt: skip
+    means = [float(row["miou_mean"]) for row in ranked]
+    assert means == sorted(means, reverse=True) and all(0 <= m <= 1 for m in means)
+    assert {row["author"] for row in ranked if row["bundle"] == "b.zip"} == {"Bia"}
+    assert all(row["verification"] == "verified" for row in ranked)
+    (marked,) = [row for row in rows if not row["rank"]]
+    assert marked["bundle"] == "c.zip" and marked["verification"] == "not scored"
+    assert "no prediction for 1 image(s)" in marked["error"]
+    assert "Classificação no split heldout" in Path("board.html").read_text(encoding="utf-8")

@@ -133,7 +133,7 @@ def test_the_readme_synopsis_matches_the_parser():
         for option in re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", " ".join(words)):
             assert option in known, f"{line.strip()}: {option} is not an option of the command"
             checked += 1
-    assert checked >= 25 and len(commands) == 12
+    assert checked >= 25 and len(commands) == 13
 
 
 def test_bare_urbanseg_shows_the_commands(capsys):

@@ -46,8 +46,10 @@ def test_missing_root_and_split(tmp_path, tiny_tree):
         data.find_samples(tmp_path / "nowhere", "train")
     with pytest.raises(InputError, match="leftImg8bit/test"):
         data.find_samples(tiny_tree, "test")
-    with pytest.raises(InputError, match="split 'dev'"):
-        data.find_samples(tiny_tree, "dev")
+    with pytest.raises(InputError, match="leftImg8bit/dev: split folder not found"):
+        data.find_samples(tiny_tree, "dev")  # another split is a folder (a teacher's held-out)
+    with pytest.raises(InputError, match="split '../val' is not one of train, val, test nor"):
+        data.find_samples(tiny_tree, "../val")  # never a path
 
 
 def test_corrupt_png_and_out_of_range_ids(tiny_tree):

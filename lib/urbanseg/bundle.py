@@ -64,11 +64,18 @@ def make_bundle(
     out: str | Path = "submission.zip",
     *,
     identity: dict[str, str] | None = None,
+    predict: str | None = None,
+    root: str | Path | None = None,
+    progress: bool = True,
 ) -> tuple[Path, dict]:
-    """Write the bundle (atomically) and return its path and manifest. InputError when there
-    is no finished run or no report to bundle."""
+    """Write the bundle (atomically) and return its path and manifest. With ``predict``, each
+    run's official-format predictions of that split (of ``root``, default the run's recorded
+    data set) go in too, under ``predictions/<model>/seed-<k>/``, for a teacher's leaderboard.
+    InputError when there is no finished run or no report to bundle."""
+    import tempfile
+
     from .records import load_records
-    from .report.render import OUTPUT_NAMES, study_identity
+    from .report.render import OUTPUT_NAMES
 
     results, report = Path(results), Path(report)
     records = [r for r in load_records(results) if r.status == "ok"] if results.is_dir() else []
@@ -90,9 +97,9 @@ def make_bundle(
         for name in (*RUN_FILES, f"{record.model}.ipynb"):
             if (folder / name).is_file():
                 files[f"results/{relative}/{name}"] = folder / name
-        root = record.data.root
-        if root not in fingerprints:
-            fingerprints[root] = fingerprint(root) if root else None
+        recorded = record.data.root
+        if recorded not in fingerprints:
+            fingerprints[recorded] = fingerprint(recorded) if recorded else None
         runs.append(
             {
                 "folder": f"results/{relative}",
@@ -100,10 +107,30 @@ def make_bundle(
                 "seed": record.parameters.get("seed"),
                 "digest": record.digest,
                 "parameters": record.parameters,
-                "data_fingerprint": fingerprints[root],
+                "data_fingerprint": fingerprints[recorded],
                 "synthetic": bool(record.data.synthetic),
             }
         )
+    with tempfile.TemporaryDirectory(prefix="urbanseg-bundle-") as scratch:
+        predictions = {}
+        if predict:
+            from .inference import predict_split
+
+            for record, run in zip(records, runs, strict=True):
+                folder = run["folder"].replace("results/", "predictions/", 1)
+                target = Path(scratch, folder)
+                predict_split(
+                    record.folder, root or record.data.root, predict, target, progress=progress
+                )
+                for path in sorted(target.glob("*.png")):
+                    files[f"{folder}/{path.name}"] = path
+                predictions[run["folder"]] = folder
+        return _write_bundle(Path(out), files, runs, predict, predictions, results, identity)
+
+
+def _write_bundle(out, files, runs, split, predictions, results, identity) -> tuple[Path, dict]:
+    from .report.render import study_identity
+
     manifest = {
         "urbanseg_bundle": 1,
         **study_identity(results, identity),
@@ -111,9 +138,9 @@ def make_bundle(
         "versions": _versions(),
         "git": _git_state(),
         "runs": runs,
+        "predictions": {"split": split, "folders": predictions} if split else None,
         "files": {name: _sha256(path) for name, path in sorted(files.items())},
     }
-    out = Path(out)
     with (
         atomic_path(out, suffix=".zip") as temp,
         zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive,
@@ -415,3 +442,149 @@ def _compare(name: str, recorded: dict, again: dict, tolerance: float, result: R
 
 def _shown(value) -> str:
     return "none" if value is None else f"{float(value):.4f}"
+
+
+# --- The teacher's side: every bundle's predictions scored on labels only the teacher has -------
+
+LEADERBOARD_COLUMNS = (
+    "rank",
+    "bundle",
+    "author",
+    "group",
+    "model",
+    "seeds",
+    "miou_mean",
+    "miou_std",
+    "miou_ci_low",
+    "miou_ci_high",
+    "verification",
+    "error",
+)
+
+
+def leaderboard(bundles, gt_root: str | Path, split: str, *, progress: bool = True):
+    """One row per bundle and model: the mean mIoU over its seeds of its predictions of
+    ``split`` scored against ``gt_root``'s labels, with the spread, a 95 % bootstrap interval
+    over the images (urbanseg.statistics.compare, paired across rows) and the bundle's
+    verification. Ranked by mean mIoU; a bundle whose predictions are missing or malformed, or
+    that cannot be read, gets a row with the error, after the ranked ones."""
+    import tempfile
+
+    import pandas as pd
+
+    from .data import find_samples
+    from .evaluation import _score_pair, match_predictions
+    from .statistics import ModelRuns, compare
+
+    samples = find_samples(gt_root, split)
+    entries, failed = {}, []
+    for bundle in map(Path, bundles):
+        try:
+            verification = verify_bundle(bundle)
+            status = "verified" if verification.ok else f"{len(verification.problems)} problem(s)"
+            with zipfile.ZipFile(bundle) as archive, tempfile.TemporaryDirectory() as scratch:
+                manifest = json.loads(archive.read(MANIFEST))
+                wanted = (manifest.get("predictions") or {}).get("split")
+                if wanted != split:
+                    raise InputError(
+                        f"{bundle.name}: has predictions of {wanted or 'no split'}, not {split} "
+                        f"(urbanseg bundle --predict {split})"
+                    )
+                for run in manifest["runs"]:
+                    folder = manifest["predictions"]["folders"].get(run["folder"])
+                    names = [n for n in archive.namelist() if folder and n.startswith(folder)]
+                    target = Path(scratch, run["folder"])
+                    target.mkdir(parents=True)
+                    for name in names:
+                        (target / Path(name).name).write_bytes(archive.read(name))
+                    if not names:
+                        raise InputError(f"{bundle.name}: no predictions for {run['folder']}")
+                    pairs = match_predictions(samples, target)
+                    matrices = np.stack([_score_pair(pair, False).matrix for pair in pairs])
+                    key = (bundle.name, run["model"])
+                    entry = entries.setdefault(
+                        key, {"manifest": manifest, "status": status, "seeds": [], "per": []}
+                    )
+                    entry["seeds"].append(run["seed"])
+                    entry["per"].append(matrices)
+        except InputError as error:
+            entries = {key: value for key, value in entries.items() if key[0] != bundle.name}
+            failed.append(
+                {"bundle": bundle.name, "error": str(error).replace(f"{bundle.name}: ", "", 1)}
+            )
+    from .statistics import miou_of
+
+    runs = [
+        ModelRuns(
+            f"{bundle}\t{model}",
+            entry["seeds"],
+            entry["per"],
+            [float(miou_of(m.sum(axis=0))) for m in entry["per"]],
+        )
+        for (bundle, model), entry in entries.items()
+    ]
+    stats = compare(runs) if runs else None
+    rows = []
+    for (bundle, model), entry in entries.items():
+        found = stats.models[f"{bundle}\t{model}"]
+        manifest = entry["manifest"]
+        rows.append(
+            {
+                "bundle": bundle,
+                "author": manifest.get("author"),
+                "group": manifest.get("group"),
+                "model": model,
+                "seeds": len(entry["seeds"]),
+                "miou_mean": found.miou_mean,
+                "miou_std": found.miou_std,
+                "miou_ci_low": found.ci_low,
+                "miou_ci_high": found.ci_high,
+                "verification": entry["status"],
+                "error": None,
+            }
+        )
+    rows.sort(key=lambda row: (np.isnan(row["miou_mean"]), -np.nan_to_num(row["miou_mean"])))
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank
+    rows += [{"rank": None, **row, "verification": "not scored"} for row in failed]
+    table = pd.DataFrame(rows, columns=list(LEADERBOARD_COLUMNS))
+    return table.astype({"rank": "Int64", "seeds": "Int64"})
+
+
+def write_leaderboard(table, out: str | Path, split: str) -> tuple[Path, Path]:
+    """``out`` (HTML, one table) and the same name with .csv, atomically."""
+    from .atomic import write_atomically
+
+    out = Path(out)
+    shown = table.copy()
+    for column in ("miou_mean", "miou_std", "miou_ci_low", "miou_ci_high"):
+        shown[column] = shown[column].map(lambda v: "" if v != v or v is None else f"{100 * v:.1f}")
+    html_table = shown.rename(
+        columns={
+            "rank": "posição",
+            "bundle": "entrega",
+            "author": "autoria",
+            "group": "grupo",
+            "model": "modelo",
+            "seeds": "sementes",
+            "miou_mean": "mIoU (%)",
+            "miou_std": "dp",
+            "miou_ci_low": "IC 95 % de",
+            "miou_ci_high": "até",
+            "verification": "verificação",
+            "error": "erro",
+        }
+    ).to_html(index=False, na_rep="", escape=True)
+    page = (
+        '<!DOCTYPE html><html lang="pt-BR"><head><meta charset="utf-8">'
+        f"<title>Classificação: {split}</title><style>body{{font-family:sans-serif;margin:2em}}"
+        "table{border-collapse:collapse}td,th{padding:.3em .7em;border-bottom:1px solid #ccc}"
+        "</style></head><body>"
+        f"<h1>Classificação no split {split}</h1>"
+        "<p>mIoU das predições de cada entrega contra os rótulos do professor; média sobre as "
+        "sementes, intervalo de confiança de 95 % por reamostragem das imagens.</p>"
+        f"{html_table}</body></html>"
+    )
+    csv_path = out.with_suffix(".csv")
+    write_atomically(csv_path, table.to_csv(index=False))
+    return write_atomically(out, page), csv_path

@@ -171,7 +171,15 @@ def cmd_bundle(args) -> int:
     from .bundle import make_bundle
 
     identity = {"author": args.author, "group": args.group, "course": args.course}
-    path, manifest = make_bundle(args.results, args.report, args.out, identity=identity)
+    path, manifest = make_bundle(
+        args.results,
+        args.report,
+        args.out,
+        identity=identity,
+        predict=args.predict,
+        root=args.root,
+        progress=not args.quiet,
+    )
     prints = sorted({str(run["data_fingerprint"]) for run in manifest["runs"]})
     print(f"wrote {path}: {len(manifest['files'])} files, {len(manifest['runs'])} runs")
     print(f"data fingerprint: {', '.join(prints)}")
@@ -194,6 +202,17 @@ def cmd_rerun(args) -> int:
     )
     print(result.format())
     return 0 if result.ok else 1
+
+
+def cmd_leaderboard(args) -> int:
+    from .bundle import leaderboard, write_leaderboard
+
+    table = leaderboard(args.bundles, args.gt, args.split, progress=not args.quiet)
+    html_path, csv_path = write_leaderboard(table, args.out, args.split)
+    shown = table[["rank", "bundle", "model", "miou_mean", "verification", "error"]]
+    print(shown.to_string(index=False, na_rep=""))
+    print(f"wrote {html_path} and {csv_path}")
+    return 0
 
 
 def cmd_predict(args) -> int:
@@ -413,6 +432,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             f"--{field}", default=None, help=f"the study's {field} (default: RESULTS/study.yaml's)"
         )
+    p.add_argument(
+        "--predict",
+        metavar="SPLIT",
+        default=None,
+        help="also each run's official-format predictions of SPLIT, for a teacher's leaderboard",
+    )
+    p.add_argument(
+        "--root", default=None, help="the data set to predict (default: each run's recorded one)"
+    )
     p.set_defaults(func=cmd_bundle)
 
     p = commands.add_parser(
@@ -445,6 +473,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest change of a score (0..1) that counts as the same (default 0.005)",
     )
     p.set_defaults(func=cmd_rerun)
+
+    p = commands.add_parser(
+        "leaderboard",
+        help="rank bundles by their predictions of a split whose labels only you have",
+    )
+    p.add_argument("bundles", nargs="+", type=Path, metavar="BUNDLE.zip")
+    p.add_argument(
+        "--gt", required=True, type=Path, metavar="ROOT", help="Cityscapes root with the labels"
+    )
+    p.add_argument(
+        "--split", required=True, help="the split to score: any folder under ROOT/gtFine/"
+    )
+    p.add_argument(
+        "-o",
+        "--out",
+        default="leaderboard.html",
+        help="HTML table; a .csv beside it (default leaderboard.html)",
+    )
+    p.set_defaults(func=cmd_leaderboard)
 
     p = commands.add_parser(
         "predict", help="write official-format labelIds PNGs of a trained model"

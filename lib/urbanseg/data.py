@@ -84,8 +84,9 @@ def find_samples(root: str | Path, split: str, *, require_labels: bool = True) -
     label or a label no image (naming the stems).
     """
     root = Path(root)
-    if split not in SPLITS:
-        raise InputError(f"split {split!r} is not one of {', '.join(SPLITS)}")
+    if split not in SPLITS and not re.fullmatch(r"[A-Za-z0-9_-]+", split):
+        # another folder name is a split too (a teacher's held-out one): never a path
+        raise InputError(f"split {split!r} is not one of {', '.join(SPLITS)} nor a folder name")
     if not root.is_dir():
         raise InputError(f"{root}: Cityscapes root not found")
     image_dir, label_dir = subtree(root, "leftImg8bit") / split, subtree(root, "gtFine") / split
