@@ -108,3 +108,21 @@ def test_report_writes_the_summary_of_the_records(tmp_path, capsys):
     (results / "summary.csv").unlink()
     write_summary(load_records(results), results)
     assert (results / "summary.csv").read_bytes() == by_report
+
+
+def test_the_summary_says_whose_study_on_what_data_with_which_recipe(tmp_path):
+    from urbanseg.bundle import fingerprint
+
+    results, data_root = make_results(tmp_path, models=("unet", "fcn"), failed=(), seeds=(0, 1))
+    (results / "study.yaml").write_text("author: Ana Souza\n")
+    summary = pd.read_csv(write_summary(load_records(results), results)).set_index("model")
+    assert list(summary["author"]) == ["Ana Souza", "Ana Souza"]
+    assert list(summary["synthetic"]) == [True, True]
+    assert set(summary["data_fingerprint"]) == {fingerprint(data_root)}
+    digests = summary["params_digest"]
+    assert digests["unet"] == digests["fcn"]  # the fakes share a recipe; seeds do not count
+    assert len(digests["unet"]) == 16
+    longer, _ = make_results(tmp_path / "longer", models=("unet",), failed=(), epochs=8)
+    other = summary_table(load_records(longer)).set_index("model")
+    assert other.loc["unet", "params_digest"] != digests["unet"]  # another recipe
+    assert pd.isna(other.loc["unet", "author"])  # no study.yaml: nobody named

@@ -129,7 +129,7 @@ def make_bundle(
 
 
 def _write_bundle(out, files, runs, split, predictions, results, identity) -> tuple[Path, dict]:
-    from .report.render import study_identity
+    from .records import study_identity
 
     manifest = {
         "urbanseg_bundle": 1,

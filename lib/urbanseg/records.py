@@ -477,3 +477,32 @@ def is_missing(value: Any) -> bool:
         return math.isnan(float(value))
     except (TypeError, ValueError):
         return False
+
+
+# --- Who made the study -----------------------------------------------------------------------
+
+IDENTITY_FIELDS = ("author", "group", "course")
+
+
+def study_identity(results_dir: Path, given: dict[str, str] | None = None) -> dict[str, str]:
+    """Who made the study: ``given`` (the command line's --author, --group, --course), then
+    ``results_dir/study.yaml`` (``author: ...``, ``group: ...``, ``course: ...``) for the rest.
+    InputError for a study.yaml that is not such a mapping."""
+    import yaml
+
+    found: dict[str, str] = {}
+    path = results_dir / "study.yaml"
+    if path.is_file():
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            raise InputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+        unknown = sorted(set(loaded) - set(IDENTITY_FIELDS)) if isinstance(loaded, dict) else []
+        if not isinstance(loaded, dict) or unknown:
+            raise InputError(
+                f"{path}: expected a mapping of {', '.join(IDENTITY_FIELDS)}"
+                + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else "")
+            )
+        found = {key: str(value) for key, value in loaded.items() if value is not None}
+    found.update({key: value for key, value in (given or {}).items() if value})
+    return found

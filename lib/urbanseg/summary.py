@@ -52,8 +52,12 @@ SUMMARY_COLUMNS = (
     *TIMING_COLUMNS,  # medians over the seeds that ran
     *PARAMETER_COLUMNS,
     "error",
+    "synthetic",  # every run that ran was on a synthetic data set
+    "params_digest",  # the parameters but seed, results_dir and data_root: equal = same recipe
+    "data_fingerprint",  # the validation set scored (urbanseg.bundle.fingerprint); empty if gone
+    "author",  # RESULTS/study.yaml's, for tables gathered from several students
 )
-_TEXT_COLUMNS = ("model", "status", "error")
+_TEXT_COLUMNS = ("model", "status", "error", "params_digest", "data_fingerprint", "author")
 _INTEGER_COLUMNS = (
     "seed",
     "seeds",
@@ -125,7 +129,13 @@ def summary_table(
 ) -> pd.DataFrame:
     """One row per model (columns SUMMARY_COLUMNS): the mIoU over seeds with its interval, the
     other scores' means and the timings' medians over the seeds that ran, the costs."""
+    from .bundle import fingerprint
+    from .records import study_identity
+
     stats = stats if stats is not None else study_statistics(records)
+    folders = [r.folder for r in records if r.folder is not None]
+    author = study_identity(folders[0].parents[1]).get("author") if folders else None
+    fingerprints: dict[str | None, str | None] = {}
     rows = []
     for model, group in by_model(records).items():
         ran = [r for r in group if r.ok]
@@ -151,8 +161,26 @@ def summary_table(
         for name in TIMING_COLUMNS:
             row[name] = _median([getattr(r.timing, name) for r in ran])
         row.update((name, first.parameters.get(name)) for name in PARAMETER_COLUMNS)
+        root = first.data.root
+        if root not in fingerprints:
+            fingerprints[root] = fingerprint(root) if root else None
+        row.update(
+            synthetic=all(r.data.synthetic for r in ran) if ran else None,
+            params_digest=_recipe_digest(first.parameters),
+            data_fingerprint=fingerprints[root],
+            author=author,
+        )
         rows.append(row)
     return _typed(pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)))
+
+
+def _recipe_digest(parameters: dict) -> str:
+    """16 hex digits of the parameters that make the recipe: all but the seed and the paths."""
+    import hashlib
+    import json
+
+    kept = {k: v for k, v in parameters.items() if k not in ("seed", "results_dir", "data_root")}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def collect(results_dir: str | Path = "results") -> pd.DataFrame:
@@ -198,9 +226,13 @@ def _median(values) -> float:
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    """Numbers as floats (NaN where missing), counts as nullable integers when whole."""
+    """Numbers as floats (NaN where missing), counts as nullable integers when whole, flags as
+    nullable booleans."""
     for column in frame.columns:
         if column in _TEXT_COLUMNS:
+            continue
+        if column == "synthetic":  # true / false, empty where no run ran
+            frame[column] = frame[column].astype("boolean")
             continue
         values = pd.to_numeric(frame[column], errors="coerce").astype(float)
         whole = values.dropna()

@@ -23,7 +23,7 @@ from ..atomic import write_atomically
 from ..catalog import CITYSCAPES
 from ..errors import InputError
 from ..i18n import LANGUAGES, duration, number, percent
-from ..records import load_records
+from ..records import load_records, study_identity
 from ..resources import templates_dir
 from ..summary import iou_table, write_summary
 from . import tables
@@ -108,33 +108,6 @@ def _references(study: Study) -> list[dict[str, str]]:
     entries = [{"key": info.key, "text": info.reference, "url": info.url} for info in papers]
     cityscapes = {"key": "cityscapes", "text": CITYSCAPES["reference"], "url": CITYSCAPES["url"]}
     return [*entries, cityscapes]
-
-
-IDENTITY_FIELDS = ("author", "group", "course")
-
-
-def study_identity(results_dir: Path, given: dict[str, str] | None = None) -> dict[str, str]:
-    """Who made the study: ``given`` (the command line's --author, --group, --course), then
-    ``results_dir/study.yaml`` (``author: ...``, ``group: ...``, ``course: ...``) for the rest.
-    InputError for a study.yaml that is not such a mapping."""
-    import yaml
-
-    found: dict[str, str] = {}
-    path = results_dir / "study.yaml"
-    if path.is_file():
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as error:
-            raise InputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
-        unknown = sorted(set(loaded) - set(IDENTITY_FIELDS)) if isinstance(loaded, dict) else []
-        if not isinstance(loaded, dict) or unknown:
-            raise InputError(
-                f"{path}: expected a mapping of {', '.join(IDENTITY_FIELDS)}"
-                + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else "")
-            )
-        found = {key: str(value) for key, value in loaded.items() if value is not None}
-    found.update({key: value for key, value in (given or {}).items() if value})
-    return found
 
 
 def render_report(
