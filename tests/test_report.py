@@ -459,3 +459,32 @@ def test_the_data_table_names_the_training_crop_when_runs_used_one(tmp_path):
         rows["Training crop, the model's input (W × H)"]
         == "varies by model: U-Net the whole image, DeepLabV3+ 64 × 32"
     )
+
+
+def test_a_six_model_study_with_an_author(tmp_path):
+    """The five models and a student's own (a model outside the catalog, its model_info) in
+    one report with the student's name on the cover."""
+    import shutil
+
+    from urbanseg.report import render_report
+
+    models = ("unet", "segnet", "fcn", "deeplab", "pspnet")
+    results, _ = make_results(tmp_path, models=models, failed=(), with_data=False)
+    shutil.copytree(results / "fcn", results / "mine")
+    record_path = results / "mine" / "seed-0" / "metrics.json"
+    record = json.loads(record_path.read_text())
+    record.update(
+        model="mine",
+        model_info={"display_name": "Minha Rede", "description": "Uma rede de estudante."},
+    )
+    record_path.write_text(json.dumps(record))
+    (results / "mine" / "seed-0" / "fcn.ipynb").rename(results / "mine" / "seed-0" / "mine.ipynb")
+    written = render_report(
+        results, tmp_path / "out", pdf=False, identity={"author": "Ana Souza", "group": "G3"}
+    )
+    soup = bs4.BeautifulSoup(written["html"].read_text(encoding="utf-8"), "html.parser")
+    rows = [tr["data-model"] for tr in soup.select("#results-table tr[data-model]")]
+    assert sorted(rows) == sorted([*models, "mine"])
+    assert "Minha Rede" in soup.get_text() and "Uma rede de estudante." in soup.get_text()
+    cover = soup.select_one(".cover").get_text(" ", strip=True)
+    assert "Ana Souza" in cover and "G3" in cover and "Minha Rede" in cover
