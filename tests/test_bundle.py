@@ -108,7 +108,7 @@ def test_the_wrong_data_set_and_a_bad_file(study, tmp_path, capsys):
 def test_a_rerun_reproduces_a_real_study_and_catches_an_edited_score(tmp_path, monkeypatch):
     from pathlib import Path
 
-    from urbanseg.bundle import rerun_bundle
+    from urbanseg.grading import rerun_bundle
     from urbanseg.report import render_report
     from urbanseg.runner import run_models
     from urbanseg.synth import generate

@@ -7,7 +7,8 @@ import zipfile
 
 import pytest
 
-from urbanseg.bundle import make_bundle, rerun_bundle, verify_bundle
+from urbanseg.bundle import make_bundle, verify_bundle
+from urbanseg.grading import rerun_bundle
 from urbanseg.notebooks import new_model
 from urbanseg.report import render_report
 from urbanseg.runner import run_models

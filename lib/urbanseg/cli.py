@@ -195,7 +195,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_rerun(args) -> int:
-    from .bundle import rerun_bundle
+    from .grading import rerun_bundle
 
     result = rerun_bundle(
         args.bundle, root=args.root, tolerance=args.tolerance, progress=not args.quiet
@@ -205,7 +205,7 @@ def cmd_rerun(args) -> int:
 
 
 def cmd_leaderboard(args) -> int:
-    from .bundle import leaderboard, write_leaderboard
+    from .grading import leaderboard, write_leaderboard
 
     table = leaderboard(args.bundles, args.gt, args.split, progress=not args.quiet)
     html_path, csv_path = write_leaderboard(table, args.out, args.split)

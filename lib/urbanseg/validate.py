@@ -26,26 +26,15 @@ import nbformat
 
 from .catalog import CATALOG, model_info
 from .errors import InputError
+from .findings import Findings
 from .notebooks import declared_model_info, notebook_defaults
 
 TINY = {"image_height": 64, "image_width": 128, "epochs": 1, "batch_size": 2}
 
 
 @dataclass
-class Validation:
-    notebook: Path
-    problems: list[str] = field(default_factory=list)
-    checked: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def format(self) -> str:
-        lines = [f"ok: {item}" for item in self.checked]
-        lines += [f"PROBLEM: {problem}" for problem in self.problems]
-        verdict = "ready for a full run" if self.ok else f"{len(self.problems)} problem(s)"
-        return "\n".join([*lines, f"{self.notebook}: {verdict}"])
+class Validation(Findings):
+    passed: str = field(default="ready for a full run", init=False, repr=False)
 
 
 def validate_notebook(path: str | Path, *, keep: str | Path | None = None) -> Validation:
