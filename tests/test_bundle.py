@@ -47,8 +47,8 @@ def test_a_bundle_carries_the_study_and_verifies(study, tmp_path, capsys):
 
     assert main(["verify", str(path), "--expect-fingerprint", fingerprint(data_root)]) == 0
     out = capsys.readouterr().out
-    assert "6 result records agree" in out and "the report's table shows" in out
-    assert out.rstrip().endswith("sub.zip: verified")
+    assert "6 registros de resultados conferem" in out and "a tabela do relatório mostra" in out
+    assert out.rstrip().endswith("sub.zip: verificado")
 
 
 def test_tampering_is_named_file_by_file(study, tmp_path):
@@ -62,12 +62,14 @@ def test_tampering_is_named_file_by_file(study, tmp_path):
         return json.dumps(document).encode()
 
     changed = verify_bundle(rewrite(bundle, tmp_path / "a.zip", record, better))
-    assert changed.problems == [f"{record}: changed since the bundle was made (SHA-256 differs)"]
+    assert changed.problems == [
+        f"{record}: alterado desde que o pacote foi gerado (SHA-256 difere)"
+    ]
     pdf = verify_bundle(
         rewrite(bundle, tmp_path / "b.zip", "report/relatorio.pdf", lambda d: d + b" edited")
     )
     assert pdf.problems == [
-        "report/relatorio.pdf: changed since the bundle was made (SHA-256 differs)"
+        "report/relatorio.pdf: alterado desde que o pacote foi gerado (SHA-256 difere)"
     ]
 
 
@@ -88,19 +90,19 @@ def test_a_record_rewritten_with_its_hash_still_disagrees_with_its_matrices(stud
     forged = rewrite(forged, tmp_path / "g.zip", MANIFEST, lambda _: json.dumps(manifest).encode())
     problems = verify_bundle(forged).problems
     assert len(problems) == 2
-    assert problems[0].startswith(f"{record}: mIoU ") and "but its matrices give" in problems[0]
-    assert problems[1].startswith("report/relatorio.html: the results table disagrees: deeplab")
+    assert problems[0].startswith(f"{record}: mIoU ") and "mas suas matrizes dão" in problems[0]
+    assert problems[1].startswith("report/relatorio.html: a tabela de resultados diverge: deeplab")
 
 
 def test_the_wrong_data_set_and_a_bad_file(study, tmp_path, capsys):
     results, report, _ = study
     bundle, _ = make_bundle(results, report, tmp_path / "sub.zip")
     wrong = verify_bundle(bundle, expect_fingerprint="0" * 64)
-    assert wrong.problems[0].startswith(f"{MANIFEST}: data fingerprint ")
+    assert wrong.problems[0].startswith(f"{MANIFEST}: impressão digital dos dados ")
     (tmp_path / "junk.zip").write_text("not a zip")
     assert main(["verify", str(tmp_path / "junk.zip")]) == 2
-    assert "junk.zip: not a readable zip" in capsys.readouterr().err
-    with pytest.raises(InputError, match="no finished run to bundle"):
+    assert "junk.zip: não é um zip legível" in capsys.readouterr().err
+    with pytest.raises(InputError, match="nenhuma execução concluída para empacotar"):
         make_bundle(tmp_path / "nothing", report, tmp_path / "x.zip")
 
 
@@ -128,7 +130,7 @@ def test_a_rerun_reproduces_a_real_study_and_catches_an_edited_score(tmp_path, m
 
     again = rerun_bundle(bundle, root=data_root, work=tmp_path / "again", progress=False)
     assert again.ok, again.format()
-    assert again.compared[0].startswith("fcn (seed 0): mIoU ")
+    assert again.compared[0].startswith("fcn (semente 0): mIoU ")
 
     record = "results/fcn/seed-0/metrics.json"
 
@@ -140,7 +142,7 @@ def test_a_rerun_reproduces_a_real_study_and_catches_an_edited_score(tmp_path, m
     edited = rewrite(bundle, tmp_path / "edited.zip", record, claimed_better)
     moved = rerun_bundle(edited, work=tmp_path / "edited", progress=False)
     (difference,) = moved.differences
-    assert difference.startswith("fcn (seed 0): miou ") and "(tolerance 0.005)" in difference
+    assert difference.startswith("fcn (semente 0): miou ") and "(tolerância 0.005)" in difference
 
 
 @pytest.mark.slow
@@ -198,8 +200,8 @@ def test_a_leaderboard_ranks_bundles_on_labels_only_the_teacher_has(tmp_path, mo
     means = [float(row["miou_mean"]) for row in ranked]
     assert means == sorted(means, reverse=True) and all(0 <= m <= 1 for m in means)
     assert {row["author"] for row in ranked if row["bundle"] == "b.zip"} == {"Bia"}
-    assert all(row["verification"] == "verified" for row in ranked)
+    assert all(row["verification"] == "verificado" for row in ranked)
     (marked,) = [row for row in rows if not row["rank"]]
-    assert marked["bundle"] == "c.zip" and marked["verification"] == "not scored"
-    assert "no prediction for 1 image(s)" in marked["error"]
+    assert marked["bundle"] == "c.zip" and marked["verification"] == "não pontuado"
+    assert "sem predição para 1 imagem(ns)" in marked["error"]
     assert "Classificação no split heldout" in Path("board.html").read_text(encoding="utf-8")

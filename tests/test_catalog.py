@@ -64,14 +64,17 @@ def test_a_model_outside_the_catalog_describes_itself():
 @pytest.mark.parametrize(
     "supplied, message",
     [
-        ({"name": "x"}, "unknown field.*name"),
-        ({"display_name": 3}, "display_name must be text, got 3"),
-        ({"description": ["a", "b"]}, "description must be text"),
-        ({"description": {"pt": None, "en": "x"}}, r"description\[pt\] must be text, got None"),
+        ({"name": "x"}, r"campo\(s\) desconhecido\(s\) name"),
+        ({"display_name": 3}, "display_name deve ser texto, recebido 3"),
+        ({"description": ["a", "b"]}, "description deve ser texto"),
+        (
+            {"description": {"pt": None, "en": "x"}},
+            r"description\[pt\] deve ser texto, recebido None",
+        ),
     ],
 )
 def test_a_bad_model_info_is_an_input_error(supplied, message):
-    with pytest.raises(InputError, match=f"model_info of 'mine': {message}"):
+    with pytest.raises(InputError, match=f"model_info de 'mine': {message}"):
         model_info("mine", supplied)
 
 

@@ -36,7 +36,9 @@ def test_synth_then_check(tmp_path, capsys):
     code, out, _ = run(capsys, "-q", "check", str(root))
     assert code == 0
     assert (
-        "train     3 images" in out and "val       2 images" in out and "no problems found" in out
+        "train     3 imagens" in out
+        and "val       2 imagens" in out
+        and "nenhum problema encontrado" in out
     )
     assert "128x64: 6" in out
 
@@ -66,23 +68,23 @@ def test_check_lists_every_problem_and_exits_2(tmp_path, capsys):
     labels[2].write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     code, out, err = run(capsys, "-q", "check", str(root))
     assert code == 2
-    assert "3 problem(s)" in out
+    assert "3 problema(s)" in out
     assert labels[0].name.replace("_gtFine_labelIds.png", "") in out
-    assert "label ids 99 outside 0..33" in out and "not a readable PNG" in out
-    assert err.strip().startswith("urbanseg: error:") and len(err.strip().splitlines()) == 1
+    assert "ids de rótulo 99 fora de 0..33" in out and "não é um PNG válido" in out
+    assert err.strip().startswith("urbanseg: erro:") and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(
     "argv, fault",
     [
-        (["check", "{tmp}/missing"], "{tmp}/missing: Cityscapes root not found"),
+        (["check", "{tmp}/missing"], "{tmp}/missing: pasta raiz do Cityscapes não encontrada"),
         (["synth", "{tmp}/x", "--size", "16x16"], "size=16x16"),
     ],
 )
 def test_bad_input_is_one_line_and_status_2(tmp_path, capsys, argv, fault):
     code, _, err = run(capsys, "-q", *[a.format(tmp=tmp_path) for a in argv])
     assert code == 2
-    assert err.strip().startswith(f"urbanseg: error: {fault.format(tmp=tmp_path)}")
+    assert err.strip().startswith(f"urbanseg: erro: {fault.format(tmp=tmp_path)}")
     assert len(err.strip().splitlines()) == 1
 
 
@@ -91,7 +93,7 @@ def test_synth_refuses_a_non_empty_folder_and_keeps_it(tmp_path, capsys):
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
     code, _, err = run(capsys, "-q", "synth", str(out))
-    assert code == 2 and "already exists and is not empty" in err
+    assert code == 2 and "já existe e não está vazio" in err
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["mine"]  # no staging folder left behind
 
@@ -141,4 +143,23 @@ def test_bare_urbanseg_shows_the_commands(capsys):
 
     assert main([]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("usage: urbanseg") and "evaluate" in out and "report" in out
+    assert out.startswith("uso: urbanseg") and "evaluate" in out and "report" in out
+    assert "\nopções:\n" in out and "mostra esta ajuda e sai" in out and "usage" not in out
+
+
+def test_argparse_errors_are_portuguese_too(capsys):
+    from urbanseg.cli import main
+
+    for argv, message in [
+        (["run", "--jobs", "x"], "urbanseg run: erro: argumento --jobs: valor int inválido: 'x'"),
+        (["evaluate"], "urbanseg evaluate: erro: faltam argumentos obrigatórios: --root, --pred"),
+        (
+            ["synth", "x", "--size", "3"],
+            "urbanseg synth: erro: argumento --size: '3': esperado HxW",
+        ),
+    ]:
+        with pytest.raises(SystemExit) as raised:
+            main(argv)
+        err = capsys.readouterr().err
+        assert raised.value.code == 2 and err.startswith("uso: urbanseg ")
+        assert err.splitlines()[-1].startswith(message), err

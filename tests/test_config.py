@@ -30,26 +30,26 @@ def test_defaults_are_valid_and_coercion_accepts_command_line_strings():
 @pytest.mark.parametrize(
     "values, message",
     [
-        ({"epoch": 3}, "unknown parameter.*epoch; valid: data_root"),
-        ({"image_height": 100}, "image_height=100: must be a positive multiple of 32"),
+        ({"epoch": 3}, r"parâmetro\(s\) desconhecido\(s\) epoch; válidos: data_root"),
+        ({"image_height": 100}, "image_height=100: deve ser um múltiplo positivo de 32"),
         ({"epochs": 0}, "epochs=0"),
-        ({"epochs": "many"}, "epochs='many': expected int"),
-        ({"epochs": 2.5}, "expected int"),
+        ({"epochs": "many"}, "epochs='many': esperado int"),
+        ({"epochs": 2.5}, "esperado int"),
         ({"learning_rate": -1}, "learning_rate=-1.0"),
         ({"variant": "big"}, "variant='big'"),
-        ({"image_width": None}, "image_width=None: a value is required"),
+        ({"image_width": None}, "image_width=None: um valor é obrigatório"),
         ({"max_train_images": 0}, "max_train_images=0"),
-        ({"selection": "best"}, "selection='best': must be one of 'last', 'holdout'"),
+        ({"selection": "best"}, "selection='best': deve ser um de 'last', 'holdout'"),
         ({"optimizer": "rmsprop"}, "optimizer='rmsprop'"),
         ({"iterations": 0}, "iterations=0"),
-        ({"min_learning_rate": 0.1}, "min_learning_rate=0.1: must be below learning_rate"),
-        ({"backbone_lr_mult": 0}, r"backbone_lr_mult=0(\.0)?: must be in \(0, 10\]"),
-        ({"crop_height": 64}, "crop_height and crop_width: give both"),
-        ({"crop_height": 64, "crop_width": 100}, "crop_width=100: must be a positive multiple"),
-        ({"scale_range": "2,1"}, "scale_range='2,1': expected 0 < low <= high"),
-        ({"scale_range": "big"}, "scale_range='big': expected str"),
+        ({"min_learning_rate": 0.1}, "min_learning_rate=0.1: deve ser menor que learning_rate"),
+        ({"backbone_lr_mult": 0}, r"backbone_lr_mult=0(\.0)?: deve estar em \(0, 10\]"),
+        ({"crop_height": 64}, "crop_height e crop_width: passe os dois"),
+        ({"crop_height": 64, "crop_width": 100}, "crop_width=100: deve ser um múltiplo positivo"),
+        ({"scale_range": "2,1"}, "scale_range='2,1': esperado 0 < mínimo <= máximo"),
+        ({"scale_range": "big"}, "scale_range='big': esperado str"),
         ({"cat_max_ratio": 0}, "cat_max_ratio=0.0"),
-        ({"photometric": "maybe"}, "photometric='maybe': expected bool"),
+        ({"photometric": "maybe"}, "photometric='maybe': esperado bool"),
         ({"eval_mode": "tiles"}, "eval_mode='tiles'"),
         ({"eval_overlap": 1}, "eval_overlap=1.0"),
         ({"output_stride": 32}, "output_stride=32"),
@@ -80,7 +80,7 @@ def test_from_namespace_rejects_a_name_papermill_injected_but_the_notebook_lacks
         **RunConfig().to_dict(),
     }
     assert from_namespace(namespace) == RunConfig()
-    with pytest.raises(InputError, match="unknown parameter.*epoks"):
+    with pytest.raises(InputError, match=r"parâmetro\(s\) desconhecido\(s\) epoks"):
         from_namespace({**namespace, "epoks": 3})
 
 
@@ -108,16 +108,16 @@ def test_load_parameters_file(tmp_path):
     assert load_parameters_file(path) == {"epochs": 2, "data_root": "/data/cityscapes"}
     path.write_text("")
     assert load_parameters_file(path) == {}
-    with pytest.raises(InputError, match="missing.yaml: parameters file not found"):
+    with pytest.raises(InputError, match="missing.yaml: arquivo de parâmetros não encontrado"):
         load_parameters_file(tmp_path / "missing.yaml")
     path.write_text("epochs: [2\n")
-    with pytest.raises(InputError, match="params.yaml: line 2: malformed YAML"):
+    with pytest.raises(InputError, match="params.yaml: linha 2: YAML malformado"):
         load_parameters_file(path)
     path.write_text("- epochs\n- 2\n")
-    with pytest.raises(InputError, match="params.yaml: expected a mapping.*got a list"):
+    with pytest.raises(InputError, match="params.yaml: esperado um mapeamento.*recebido: list"):
         load_parameters_file(path)
     path.write_text("epoch: 2\n")
-    with pytest.raises(InputError, match=r"params.yaml: unknown parameter\(s\) epoch"):
+    with pytest.raises(InputError, match=r"params.yaml: parâmetro\(s\) desconhecido\(s\) epoch"):
         load_parameters_file(path)
 
 

@@ -61,9 +61,9 @@ def test_a_student_submits_six_models_and_a_teacher_checks_them(tmp_path, monkey
         document["metrics"]["miou"] = 0.9
         return json.dumps(document).encode()
 
-    assert tampered(record, inflated)[0].startswith(f"{record}: changed")
+    assert tampered(record, inflated)[0].startswith(f"{record}: alterado")
     pdf = "report/relatorio.pdf"
-    assert tampered(pdf, lambda data: data[:-10])[0].startswith(f"{pdf}: changed")
+    assert tampered(pdf, lambda data: data[:-10])[0].startswith(f"{pdf}: alterado")
 
     again = rerun_bundle(bundle, work=tmp_path / "teacher", progress=False)
     assert again.ok, again.format()

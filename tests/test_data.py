@@ -37,31 +37,33 @@ def test_missing_label_and_orphan_label_name_the_stems(tiny_tree):
     with pytest.raises(InputError, match="aachen_000001_000019"):
         data.find_samples(tiny_tree, "train")
     (tiny_tree / "leftImg8bit/val/frankfurt/frankfurt_000000_000019_leftImg8bit.png").unlink()
-    with pytest.raises(InputError, match="no _leftImg8bit.png for label.*frankfurt_000000_000019"):
+    with pytest.raises(
+        InputError, match=r"sem _leftImg8bit.png para o\(s\) rótulo.*frankfurt_000000_000019"
+    ):
         data.find_samples(tiny_tree, "val")
 
 
 def test_missing_root_and_split(tmp_path, tiny_tree):
-    with pytest.raises(InputError, match="root not found"):
+    with pytest.raises(InputError, match="raiz do Cityscapes não encontrada"):
         data.find_samples(tmp_path / "nowhere", "train")
     with pytest.raises(InputError, match="leftImg8bit/test"):
         data.find_samples(tiny_tree, "test")
-    with pytest.raises(InputError, match="leftImg8bit/dev: split folder not found"):
+    with pytest.raises(InputError, match="leftImg8bit/dev: pasta do split não encontrada"):
         data.find_samples(tiny_tree, "dev")  # another split is a folder (a teacher's held-out)
-    with pytest.raises(InputError, match="split '../val' is not one of train, val, test nor"):
+    with pytest.raises(InputError, match="split '../val' não é um de train, val, test nem"):
         data.find_samples(tiny_tree, "../val")  # never a path
 
 
 def test_corrupt_png_and_out_of_range_ids(tiny_tree):
     sample = data.find_samples(tiny_tree, "train")[0]
     sample.label.write_bytes(sample.label.read_bytes()[:40])  # truncated
-    with pytest.raises(InputError, match=f"{sample.label.name}.*not a readable PNG"):
+    with pytest.raises(InputError, match=f"{sample.label.name}.*não é um PNG válido"):
         data.read_label_ids(sample.label)
     Image.fromarray(np.full((32, 64), 40, np.uint8)).save(sample.label)
-    with pytest.raises(InputError, match="label ids 40 outside 0..33"):
+    with pytest.raises(InputError, match="ids de rótulo 40 fora de 0..33"):
         data.read_label_ids(sample.label)
     Image.fromarray(np.zeros((32, 64, 3), np.uint8)).save(sample.label)
-    with pytest.raises(InputError, match="single-channel"):
+    with pytest.raises(InputError, match="um só canal"):
         data.read_label_ids(sample.label)
 
 
@@ -148,7 +150,7 @@ def test_tensorflow_and_pillow_decode_and_encode_the_same_pixels(tmp_path, monke
     assert data._decode_with_tensorflow(tmp_path / "wide.png", 1) is None
     assert data._decode_with_tensorflow(tmp_path / "ids.png", 3) is None  # grey as a photo
     assert np.array_equal(data.read_rgb(tmp_path / "ids.png"), np.repeat(ids[..., None], 3, -1))
-    with pytest.raises(InputError, match="label ids"):  # 1000 and up, read by Pillow
+    with pytest.raises(InputError, match="ids de rótulo"):  # 1000 and up, read by Pillow
         data.read_label_ids(tmp_path / "wide.png")
     for array in (photo, ids):
         assert np.array_equal(np.asarray(Image.open(io.BytesIO(data._encode_png(array)))), array)

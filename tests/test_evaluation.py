@@ -184,7 +184,7 @@ def test_prediction_names_need_only_contain_the_stem(tmp_path):
 def test_format_table_lists_every_class_and_the_means(tmp_path):
     root, pred_dir = write_tree(tmp_path, images=2)
     table = format_table(evaluate_predictions(root, pred_dir, progress=False))
-    for word in ("road", "bicycle", "vehicle", "mean", "pixel accuracy", "iIoU", "recall"):
+    for word in ("road", "bicycle", "vehicle", "média", "acurácia de pixel", "iIoU", "revocação"):
         assert word in table
     assert "wall" in table and "-" in table.split("wall")[1].splitlines()[0]  # undefined shown as -
 
@@ -229,30 +229,30 @@ def prediction_of(pred_dir: Path, index: int = 0) -> Path:
 
 
 def test_missing_root(tmp_path):
-    expect_input_error(tmp_path, tmp_path / "nowhere", tmp_path, "nowhere", "not found")
+    expect_input_error(tmp_path, tmp_path / "nowhere", tmp_path, "nowhere", "não encontrada")
 
 
 def test_missing_split_folder(tmp_path):
     root, pred_dir = write_tree(tmp_path, images=1)
-    expect_input_error(tmp_path, root, pred_dir, "leftImg8bit/test", "not found", split="test")
+    expect_input_error(tmp_path, root, pred_dir, "leftImg8bit/test", "não encontrada", split="test")
 
 
 def test_missing_prediction_folder(tmp_path):
     root, _ = write_tree(tmp_path, images=1)
-    expect_input_error(tmp_path, root, tmp_path / "preds", "preds", "not found")
+    expect_input_error(tmp_path, root, tmp_path / "preds", "preds", "não encontrada")
 
 
 def test_empty_prediction_folder(tmp_path):
     root, _ = write_tree(tmp_path, images=1)
     (tmp_path / "empty" / "sub").mkdir(parents=True)
-    expect_input_error(tmp_path, root, tmp_path / "empty", "empty", "no PNG predictions")
+    expect_input_error(tmp_path, root, tmp_path / "empty", "empty", "nenhuma predição PNG")
 
 
 def test_prediction_with_several_channels(tmp_path):
     root, pred_dir = write_tree(tmp_path, images=2)
     path = prediction_of(pred_dir, 1)
     Image.open(path).convert("RGB").save(path)
-    expect_input_error(tmp_path, root, pred_dir, path, "single-channel", "RGB")
+    expect_input_error(tmp_path, root, pred_dir, path, "um só canal", "RGB")
 
 
 def test_prediction_of_another_size_names_both_sizes(tmp_path):
@@ -268,7 +268,7 @@ def test_prediction_with_ids_outside_0_to_33(tmp_path):
     ids = np.array(Image.open(path))
     ids[3, 3] = 40
     Image.fromarray(ids).save(path)
-    expect_input_error(tmp_path, root, pred_dir, path, "40", "outside 0..33")
+    expect_input_error(tmp_path, root, pred_dir, path, "40", "fora de 0..33")
 
 
 def test_two_predictions_for_one_image_names_both(tmp_path):
@@ -285,7 +285,7 @@ def test_image_without_prediction_names_the_stems(tmp_path):
     prediction_of(pred_dir, 0).unlink()
     prediction_of(pred_dir, 2).unlink()
     expect_input_error(
-        tmp_path, root, pred_dir, "2 image(s)", stem_of_index(0)[1], stem_of_index(2)[1]
+        tmp_path, root, pred_dir, "2 imagem(ns)", stem_of_index(0)[1], stem_of_index(2)[1]
     )
 
 
@@ -293,7 +293,7 @@ def test_truncated_prediction_png(tmp_path):
     root, pred_dir = write_tree(tmp_path, images=2)
     path = prediction_of(pred_dir, 1)
     path.write_bytes(path.read_bytes()[:60])
-    expect_input_error(tmp_path, root, pred_dir, path, "not a readable PNG")
+    expect_input_error(tmp_path, root, pred_dir, path, "não é um PNG válido")
 
 
 def test_corrupt_ground_truth_png(tmp_path):
@@ -301,7 +301,7 @@ def test_corrupt_ground_truth_png(tmp_path):
     _, stem = stem_of_index(1)
     path = next(root.glob(f"gtFine/val/*/{stem}_gtFine_labelIds.png"))
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
-    expect_input_error(tmp_path, root, pred_dir, path, "not a readable PNG")
+    expect_input_error(tmp_path, root, pred_dir, path, "não é um PNG válido")
 
 
 def test_ground_truth_with_ids_outside_0_to_33(tmp_path):
@@ -310,7 +310,7 @@ def test_ground_truth_with_ids_outside_0_to_33(tmp_path):
     ids = np.array(Image.open(path))
     ids[0, 0] = 50
     Image.fromarray(ids).save(path)
-    expect_input_error(tmp_path, root, pred_dir, path, "50", "outside 0..33")
+    expect_input_error(tmp_path, root, pred_dir, path, "50", "fora de 0..33")
 
 
 def test_missing_instance_ids_unless_instances_are_off(tmp_path):
@@ -327,7 +327,7 @@ def test_instance_ids_naming_unknown_labels(tmp_path):
     ids = np.array(Image.open(path))
     ids[0, 0] = 40001
     Image.fromarray(ids).save(path)
-    expect_input_error(tmp_path, root, pred_dir, path, "40001", "outside 0..33")
+    expect_input_error(tmp_path, root, pred_dir, path, "40001", "fora de 0..33")
 
 
 def test_bad_jobs(tmp_path):

@@ -230,7 +230,7 @@ def test_predict_writes_what_the_run_scored_with_sliding_windows(tiny_tree, tmp_
     record = RunRecord.read(run.out)
     record.evaluation.mode = "whole"
     record.write(run.out)
-    with pytest.raises(InputError, match="only a catalog model can be built again"):
+    with pytest.raises(InputError, match="só um modelo do catálogo pode ser construído de novo"):
         predict_split(run.out, tiny_tree, "val", tmp_path / "pred2", progress=False)
 
 
@@ -306,12 +306,12 @@ def test_a_builder_of_the_wrong_shape_is_named_before_training(tiny_tree, tmp_pa
     with pytest.raises(InputError) as error:
         run.build_model(build_strided)
     assert str(error.value) == (
-        "mine: build_strided maps 32x64x3 to 16x32x19; expected 32x64x3 images to 32x64x19 "
-        "logits (one per train id, at the input's resolution)"
+        "mine: build_strided mapeia 32x64x3 em 16x32x19; esperado: imagens 32x64x3 em logits "
+        "32x64x19 (um por train id, na resolução da entrada)"
     )
-    with pytest.raises(InputError, match="build_too_few maps 32x64x3 to 32x64x10"):
+    with pytest.raises(InputError, match="build_too_few mapeia 32x64x3 em 32x64x10"):
         run.build_model(build_too_few)
-    with pytest.raises(InputError, match="returned str, not a keras.Model"):
+    with pytest.raises(InputError, match="retornou str, não um keras.Model"):
         run.build_model(lambda **_: "a model")
 
 

@@ -235,7 +235,7 @@ def test_images_without_instances_leave_the_instance_scores_undefined(caplog):
     metrics = matrix.compute()
     assert metrics["iiou"] is None and metrics["instance_iou"]["person"] is None
     assert metrics["iou"]["person"] == pytest.approx(7 / 8)
-    assert "only 1 of 2 images came with instance ids" in caplog.text
+    assert "só 1 de 2 imagens vieram com ids de instância" in caplog.text
 
 
 def test_a_batch_counts_as_its_images_and_keeps_instances_apart():
@@ -257,11 +257,11 @@ def test_a_batch_counts_as_its_images_and_keeps_instances_apart():
 @pytest.mark.parametrize(
     "gt, pred, message",
     [
-        (np.zeros((2, 2), np.uint8), np.zeros((2, 3), np.uint8), "shape"),
-        (np.full((2, 2), 19, np.uint8), np.zeros((2, 2), np.uint8), r"gt has values \[19\]"),
-        (np.zeros((2, 2), np.uint8), np.full((2, 2), 254, np.uint8), r"pred has values \[254\]"),
-        (np.zeros((2, 2), np.int64), np.full((2, 2), -1), "outside"),
-        (np.zeros((2, 2), np.float32), np.zeros((2, 2), np.uint8), "integer"),
+        (np.zeros((2, 2), np.uint8), np.zeros((2, 3), np.uint8), "forma"),
+        (np.full((2, 2), 19, np.uint8), np.zeros((2, 2), np.uint8), r"gt tem valores \[19\]"),
+        (np.zeros((2, 2), np.uint8), np.full((2, 2), 254, np.uint8), r"pred tem valores \[254\]"),
+        (np.zeros((2, 2), np.int64), np.full((2, 2), -1), "fora dos"),
+        (np.zeros((2, 2), np.float32), np.zeros((2, 2), np.uint8), "inteiros"),
     ],
 )
 def test_bad_arrays_raise_and_leave_the_matrix_unchanged(gt, pred, message):
@@ -272,7 +272,7 @@ def test_bad_arrays_raise_and_leave_the_matrix_unchanged(gt, pred, message):
 
 
 def test_label_ids_outside_0_to_33_are_refused():
-    with pytest.raises(ValueError, match=r"pred has values \[34\] outside label ids 0..33"):
+    with pytest.raises(ValueError, match=r"pred tem valores \[34\] fora dos ids de rótulo 0..33"):
         ConfusionMatrix().update_label_ids(
             np.zeros((1, 1), np.uint8), np.full((1, 1), 34, np.uint8)
         )

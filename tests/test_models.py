@@ -125,7 +125,7 @@ def test_seed_variants_have_the_original_parameter_counts(name, parameters):
 
 @pytest.mark.parametrize("name", ["deeplab", "pspnet"])
 def test_deeplab_and_pspnet_have_no_seed_variant(name):
-    with pytest.raises(ValueError, match="full-size masks"):
+    with pytest.raises(ValueError, match="máscaras em tamanho real"):
         build_model(name, 34, (256, 256, 3), variant="seed")
 
 
@@ -146,7 +146,7 @@ def test_unknown_options_are_rejected_by_name(name):
 
 
 def test_input_sizes_must_be_multiples_of_32():
-    with pytest.raises(ValueError, match="multiples of 32"):
+    with pytest.raises(ValueError, match="múltiplos de 32"):
         build_model("unet", 19, (100, 128, 3))
 
 
@@ -277,7 +277,7 @@ def test_backbone_weights_from_a_file_are_copied_by_layer_name(tmp_path):
 
 
 def test_missing_weights_file_is_reported():
-    with pytest.raises(WeightsUnavailableError, match="not found"):
+    with pytest.raises(WeightsUnavailableError, match="não encontrado"):
         build_model("deeplab", 5, (64, 128, 3), width=0.35, backbone_weights="/no/such.h5")
 
 
@@ -309,7 +309,7 @@ def test_a_dense_layer_becomes_the_equivalent_convolution(size, channels, units)
     x = rng.normal(size=(2, size, size, channels)).astype("float32")
     expected = np.asarray(dense(x.reshape(2, -1)))
     np.testing.assert_allclose(np.asarray(convolution(x))[:, 0, 0], expected, rtol=1e-4, atol=1e-4)
-    with pytest.raises(ValueError, match="not a flattened"):
+    with pytest.raises(ValueError, match="não é um mapa .* achatado"):
         dense_as_convolution(dense.get_weights(), size + 1, channels)
 
 

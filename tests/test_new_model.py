@@ -31,10 +31,10 @@ def test_a_new_model_joins_the_study_notebooks(tmp_path):
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("Mine", "lowercase letters, digits and _"),
-        ("2nd", "starting with a letter"),
-        ("my-model", "lowercase letters"),
-        ("unet", "one of the study's five models"),
+        ("Mine", "letras minúsculas, dígitos e _"),
+        ("2nd", "começando por uma letra"),
+        ("my-model", "letras minúsculas"),
+        ("unet", "um dos cinco modelos do estudo"),
     ],
 )
 def test_a_bad_name_is_refused(tmp_path, name, message):
@@ -46,7 +46,7 @@ def test_a_bad_name_is_refused(tmp_path, name, message):
 def test_an_existing_notebook_is_never_overwritten(tmp_path, capsys):
     (tmp_path / "mine.ipynb").write_text("mine, already")
     assert main(["new-model", "mine", "--notebooks", str(tmp_path)]) == 2
-    assert "mine.ipynb: already exists" in capsys.readouterr().err
+    assert "mine.ipynb: já existe" in capsys.readouterr().err
     assert (tmp_path / "mine.ipynb").read_text() == "mine, already"
 
 
@@ -76,17 +76,18 @@ def test_validate_passes_a_new_model_and_names_the_cells_of_a_broken_one(tmp_pat
     edit_cell(broken, upsampling, "outputs = x")
     assert main(["validate", str(broken)]) == 2
     out = capsys.readouterr().out
-    problems = [line for line in out.splitlines() if line.startswith("PROBLEM: ")]
+    problems = [line for line in out.splitlines() if line.startswith("PROBLEMA: ")]
     assert len(problems) == 1, out
-    assert "maps 64x128x3 to 16x32x19; expected 64x128x3 images to 64x128x19" in problems[0]
+    expected = "mapeia 64x128x3 em 16x32x19; esperado: imagens 64x128x3 em logits 64x128x19"
+    assert expected in problems[0]
     cell = int(problems[0].split()[2].rstrip(","))
     source = json.loads(broken.read_text())["cells"][cell - 1]
     assert "run.build_model(build_my_model)" in "".join(source["source"])  # the right cell
-    assert out.rstrip().endswith("broken.ipynb: 1 problem(s)")
+    assert out.rstrip().endswith("broken.ipynb: 1 problema(s)")
 
     edit_cell(broken, '"description": "Um parágrafo', '"summary": "Um parágrafo')
     (problem,) = validate_notebook(broken).problems  # read, not run: named with its cell
-    assert problem.startswith('cell 6, "# A ficha do seu modelo') and "summary" in problem
+    assert problem.startswith('célula 6, "# A ficha do seu modelo') and "summary" in problem
 
     edit_cell(broken, "epochs = 10\n", "")  # a parameter missing: named, nothing run
     (problem,) = validate_notebook(broken).problems

@@ -82,7 +82,7 @@ def test_an_installed_wheel_renders_a_report_and_copies_the_notebooks(wheel, tmp
     copied = sorted(path.name for path in (tmp_path / "mine").glob("*.ipynb"))
     assert copied == sorted(path.name for path in (REPO / "notebooks").glob("*.ipynb"))
     again = run(urbanseg, "notebooks", tmp_path / "mine", cwd=tmp_path, check=False)
-    assert again.returncode == 2 and "already exists" in again.stderr
+    assert again.returncode == 2 and "já existe" in again.stderr
 
     # a tiny study with the copied notebooks, outside the checkout, as on Colab
     run(urbanseg, "synth", tmp_path / "tiny", "--train", 4, "--val", 2, "--test", 0,
@@ -92,7 +92,7 @@ def test_an_installed_wheel_renders_a_report_and_copies_the_notebooks(wheel, tmp
         "-p", "epochs", 1, "-p", "image_height", 64, "-p", "image_width", 128,
         "-p", "batch_size", 2, "-p", "width", 0.125, cwd=tmp_path,
     )  # fmt: skip
-    assert "fcn (seed 0): ok" in done.stderr + done.stdout
+    assert "fcn (semente 0): ok" in done.stderr + done.stdout
     record = (tmp_path / "study2" / "fcn" / "seed-0" / "metrics.json").read_text()
     assert '"status": "ok"' in record
     run(urbanseg, "-q", "report", "--results", "study2", "--out", "out2", "--no-pdf", cwd=tmp_path)

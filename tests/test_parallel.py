@@ -40,7 +40,7 @@ def test_training_on_two_devices_takes_the_whole_batchs_step(backend, tiny_tree,
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(found["devices"]) == 2
-    assert found["odd_batch"].startswith("batch_size=3 does not split over 2 devices")
+    assert found["odd_batch"].startswith("batch_size=3 não se divide entre 2 dispositivos")
     # the replicated step is the one-device step on the whole batch, not twice it or half it
     assert found["step_size"] > 1e-3 and found["step_difference"] < 1e-5 * found["step_size"]
     assert found["replicated_loss"] == pytest.approx(found["single_loss"], rel=1e-5)

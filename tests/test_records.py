@@ -107,11 +107,11 @@ def test_files_of_an_earlier_urbanseg_without_schema_are_read(tmp_path):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ('{"schema": 99, "model": "unet", "metrics": {"miou": 1}}', "schema 99 is newer"),
-        ('{"model": "unet", "params": "many", "metrics": {"miou": 1}}', "malformed record"),
-        ('{"model": "unet", "status": "ok"}', 'no "metrics" object'),
-        ('{"model": "unet", ', "malformed JSON"),
-        ("[1, 2]", "expected a JSON object"),
+        ('{"schema": 99, "model": "unet", "metrics": {"miou": 1}}', "schema 99 é mais novo"),
+        ('{"model": "unet", "params": "many", "metrics": {"miou": 1}}', "registro malformado"),
+        ('{"model": "unet", "status": "ok"}', 'falta o objeto "metrics"'),
+        ('{"model": "unet", ', "JSON malformado"),
+        ("[1, 2]", "esperado um objeto JSON"),
     ],
 )
 def test_a_bad_record_names_its_file(tmp_path, content, message):
@@ -123,7 +123,7 @@ def test_a_bad_record_names_its_file(tmp_path, content, message):
 def test_the_file_says_whether_a_run_failed(tmp_path):
     (tmp_path / "failed.json").write_text('{"model": "fcn"}')  # an old, terse failure
     failed = RunRecord.read(tmp_path)
-    assert failed.status == "failed" and failed.error == "unknown error"
+    assert failed.status == "failed" and failed.error == "erro desconhecido"
     (tmp_path / "failed.json").unlink()
     (tmp_path / "metrics.json").write_text(
         '{"model": "fcn", "error": null, "metrics": {"miou": 1}}'
@@ -138,7 +138,7 @@ def test_a_failure_keeps_the_model_s_own_record(tmp_path):
 
 
 def test_a_folder_without_a_record(tmp_path):
-    with pytest.raises(InputError, match="neither metrics.json nor failed.json"):
+    with pytest.raises(InputError, match="não há metrics.json nem failed.json"):
         RunRecord.read(tmp_path)
 
 
@@ -162,9 +162,9 @@ def test_runs_are_found_per_seed_and_before_seeds(tmp_path):
 def test_find_run_names_the_run_a_user_means(tmp_path):
     results, _ = make_results(tmp_path, models=("unet",), failed=(), seeds=(0, 1), with_data=False)
     assert find_run(results / "unet" / "seed-1") == results / "unet" / "seed-1"
-    with pytest.raises(InputError, match="2 runs .seed-0, seed-1.; name one"):
+    with pytest.raises(InputError, match="2 execuções .seed-0, seed-1.; indique uma"):
         find_run(results / "unet")
     (results / "unet" / "seed-1" / "metrics.json").unlink()
     assert find_run(results / "unet") == results / "unet" / "seed-0"
-    with pytest.raises(InputError, match="no run here"):
+    with pytest.raises(InputError, match="nenhuma execução aqui"):
         find_run(tmp_path)

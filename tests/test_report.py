@@ -244,7 +244,9 @@ def test_the_cover_names_who_made_the_study(tmp_path):
     assert soup.find("meta", attrs={"name": "author"})["content"] == "Ana Souza"
 
     (results / "study.yaml").write_text("autor: Ana\n")
-    with pytest.raises(InputError, match="study.yaml: expected a mapping of author, group, course"):
+    with pytest.raises(
+        InputError, match="study.yaml: esperado um mapeamento de author, group, course"
+    ):
         render_report(results, tmp_path / "out", pdf=False)
 
 
@@ -252,9 +254,9 @@ def test_no_results_is_an_input_error(tmp_path):
     from urbanseg.report import render_report
 
     (tmp_path / "results").mkdir()
-    with pytest.raises(InputError, match="no model results"):
+    with pytest.raises(InputError, match="nenhum resultado de modelo"):
         render_report(tmp_path / "results", tmp_path / "out", pdf=False)
-    with pytest.raises(InputError, match="no model results"):
+    with pytest.raises(InputError, match="nenhum resultado de modelo"):
         render_report(tmp_path / "missing", tmp_path / "out", pdf=False)
 
 

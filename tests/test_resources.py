@@ -31,7 +31,7 @@ def test_copy_notebooks_copies_all_and_overwrites_nothing(tmp_path):
             path.unlink()
     mine = tmp_path / "nbs" / "unet.ipynb"
     mine.write_text("my edits")
-    with pytest.raises(InputError, match="unet.ipynb: already exists.*nothing was copied"):
+    with pytest.raises(InputError, match="unet.ipynb: já existe.*nada foi copiado"):
         resources.copy_notebooks(tmp_path / "nbs")
     assert mine.read_text() == "my edits"
 
@@ -46,14 +46,16 @@ def test_copy_notebooks_leaves_nothing_half_done(tmp_path, monkeypatch):
         return real_copy(source, target)
 
     monkeypatch.setattr(resources.shutil, "copyfile", copy_then_fail)
-    with pytest.raises(InputError, match="nbs: cannot copy the notebooks there .No space left"):
+    with pytest.raises(
+        InputError, match="nbs: não foi possível copiar os notebooks para lá .No space left"
+    ):
         resources.copy_notebooks(tmp_path / "nbs")
     assert list((tmp_path / "nbs").iterdir()) == []
 
 
 def test_a_file_in_the_way_is_an_input_error(tmp_path):
     (tmp_path / "nbs").write_text("")
-    with pytest.raises(InputError, match="nbs: exists and is not a folder"):
+    with pytest.raises(InputError, match="nbs: existe e não é uma pasta"):
         resources.copy_notebooks(tmp_path / "nbs")
 
 

@@ -120,8 +120,8 @@ def test_failure_is_recorded_and_the_other_model_runs(project, kernel):
     assert "Input Notebook" in log and "Executing Cell 1" in log  # all the output, kept
 
     table = summary.format()
-    assert "FAILED" in table and "ValueError: boom" in table
-    assert table.endswith("1 ran, 0 skipped, 1 failed")
+    assert "FALHOU" in table and "ValueError: boom" in table
+    assert table.endswith("1 executado, 0 pulados, 1 falhou")
 
 
 @pytest.mark.slow
@@ -174,8 +174,8 @@ def test_every_seed_is_a_run_of_its_own(project, kernel):
         (2, "skipped"),
         (3, "ok"),
     ]
-    assert "seed" in summary.format().splitlines()[0]
-    with pytest.raises(InputError, match="seed 'x': expected a whole number"):
+    assert "semente" in summary.format().splitlines()[0]
+    with pytest.raises(InputError, match="semente 'x': esperado um número inteiro"):
         run_models(["ok"], seeds=["x"], progress=False)
 
 
@@ -186,8 +186,8 @@ def test_a_dead_worker_fails_the_model_but_leaves_its_results(project, kernel, m
     summary = run_models(["ok", "bad"], jobs=2, force=True, progress=False)
     assert [run.model for run in summary.failed] == ["ok", "bad"]
     assert summary.failed[0].error == (
-        "worker process exited with status 1: no output "
-        f"(see {os.path.join('results', 'ok', 'seed-0', 'run.log')})"
+        "o processo worker terminou com status 1: sem saída "
+        f"(veja {os.path.join('results', 'ok', 'seed-0', 'run.log')})"
     )
     assert (project / "results" / "ok" / "seed-0" / "metrics.json").exists()
     assert not (project / "results" / "ok" / "seed-0" / "failed.json").exists()
@@ -208,7 +208,7 @@ def test_a_cell_over_the_timeout_fails_and_keeps_the_notebook(project, kernel):
 def test_a_notebook_that_writes_no_metrics_fails(project, kernel):
     write_notebook(project / "notebooks" / "quiet.ipynb", VALIDATE)
     summary = run_models(["quiet"], progress=False)
-    assert "without writing" in summary.failed[0].error
+    assert "sem gravar" in summary.failed[0].error
 
 
 @pytest.mark.slow
@@ -238,7 +238,7 @@ def test_run_command_reads_params_file_then_overrides(project, kernel, capsys):
     assert parameters["seed"] == 3 and parameters["width"] == 0.5
     assert parameters["data_root"] == "001"  # text parameters keep their text
     assert parameters["results_dir"] == "out"
-    assert "0 failed" in capsys.readouterr().out
+    assert "0 falharam" in capsys.readouterr().out
     summary = (project / "out" / "summary.csv").read_text().splitlines()
     assert summary[0].startswith("model,status,seeds,miou_mean")
     assert summary[1].startswith("ok,ok,1,0.5,")
@@ -248,15 +248,15 @@ def test_run_command_reads_params_file_then_overrides(project, kernel, capsys):
     assert (project / "out" / "summary.csv").read_bytes() == by_run  # one writer, same bytes
     assert capsys.readouterr().out.splitlines() == [  # one line per file the user opens
         # (summary.csv, unchanged, was listed by urbanseg run)
-        f"wrote 1 executed notebook (HTML) to {Path('report') / 'notebooks'}",
-        f"wrote {Path('report') / 'relatorio.html'}",
+        f"gravado: 1 notebook executado (HTML) em {Path('report') / 'notebooks'}",
+        f"gravado: {Path('report') / 'relatorio.html'}",
     ]
 
 
 @pytest.mark.parametrize(
     "parameters, message",
     [
-        ({"epoch": 3}, "unknown parameter(s) epoch; valid: data_root"),
+        ({"epoch": 3}, "parâmetro(s) desconhecido(s) epoch; válidos: data_root"),
         ({"image_height": 100}, "image_height=100"),
         ({"epochs": "many"}, "epochs='many'"),
     ],
@@ -268,7 +268,7 @@ def test_bad_parameters_fail_before_anything_runs(project, parameters, message):
 
 
 def test_unknown_model_lists_the_notebooks(project):
-    with pytest.raises(InputError, match="unknown model.*fcn.*bad, ok"):
+    with pytest.raises(InputError, match=r"modelo\(s\) desconhecido\(s\) fcn; .*bad, ok"):
         run_models(["ok", "fcn"], progress=False)
     assert not (project / "results").exists()
 
@@ -277,15 +277,15 @@ def test_bad_notebook_parameters_cell_names_the_notebook(project):
     defaults = dict(NOTEBOOK_DEFAULTS)
     del defaults["width"]
     write_notebook(project / "notebooks" / "missing.ipynb", defaults=defaults)
-    with pytest.raises(InputError, match="missing.ipynb: the parameters cell lacks width"):
+    with pytest.raises(InputError, match="missing.ipynb: a célula de parâmetros não tem width"):
         run_models(["missing"])
     write_notebook(project / "notebooks" / "extra.ipynb", defaults={**NOTEBOOK_DEFAULTS, "lr": 1})
-    with pytest.raises(InputError, match=r"extra.ipynb: .*unknown parameter\(s\) lr"):
+    with pytest.raises(InputError, match=r"extra.ipynb: .*parâmetro\(s\) desconhecido\(s\) lr"):
         run_models(["extra"])
     notebook = nbformat.read(project / "notebooks" / "ok.ipynb", as_version=4)
     notebook.cells[1].source += "\ndata_root = os.environ['DATA']"
     nbformat.write(notebook, project / "notebooks" / "env.ipynb")
-    with pytest.raises(InputError, match="env.ipynb: .*data_root must be a literal"):
+    with pytest.raises(InputError, match="env.ipynb: .*data_root deve ser um literal"):
         notebook_defaults(project / "notebooks" / "env.ipynb")
     assert not (project / "results").exists()
 
@@ -304,10 +304,10 @@ def test_discover_notebooks_in_canonical_order(tmp_path):
         "zeta",
     ]
     assert discover_notebooks(tmp_path)["unet"] == tmp_path / "unet.ipynb"
-    with pytest.raises(InputError, match="nowhere: notebooks folder not found"):
+    with pytest.raises(InputError, match="nowhere: pasta de notebooks não encontrada"):
         discover_notebooks(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="empty: no model notebooks"):
+    with pytest.raises(InputError, match="empty: nenhum notebook de modelo"):
         run_models(notebooks_dir=tmp_path / "empty")
 
 
@@ -317,10 +317,10 @@ def test_summary_format_and_exit_code():
     summary = RunSummary([ModelRun("unet", "ok", 12.34), ModelRun("fcn", "skipped")])
     assert summary.exit_code == 0
     lines = summary.format().splitlines()
-    assert lines[0].split() == ["model", "seed", "status", "seconds", "error"]
+    assert lines[0].split() == ["modelo", "semente", "status", "segundos", "erro"]
     assert lines[1].split() == ["unet", "0", "ok", "12.3"]
-    assert lines[2].split() == ["fcn", "0", "skipped", "-"]
-    assert lines[-1] == "1 ran, 1 skipped, 0 failed"
+    assert lines[2].split() == ["fcn", "0", "pulado", "-"]
+    assert lines[-1] == "1 executado, 1 pulado, 0 falharam"
     assert set(parameter_names()) == set(NOTEBOOK_DEFAULTS)
 
 
@@ -344,14 +344,15 @@ def test_the_terminal_gets_a_line_per_run_and_its_progress_not_the_notebook(
     summary = run_models(["steps", "ok"], progress=True)
     assert summary.exit_code == 0
     lines = [record.getMessage() for record in caplog.records]
-    assert lines[0] == "[1/2] steps (seed 0): running"
-    assert lines[1].startswith("[1/2] steps (seed 0): ok in ")
-    assert lines[2].startswith("[2/2] ok (seed 0): running, about ") and "left in all" in lines[2]
+    assert lines[0] == "[1/2] steps (semente 0): executando"
+    assert lines[1].startswith("[1/2] steps (semente 0): ok em ")
+    assert lines[2].startswith("[2/2] ok (semente 0): executando, cerca de ")
+    assert lines[2].endswith(" restantes no total")
     terminal = capsys.readouterr()
     shown = terminal.out + terminal.err
     assert "a line only run.log should get" not in shown and "Executing Cell" not in shown
     assert "\r" not in shown  # not a terminal here: whole lines, no carriage returns
-    assert "steps (seed 0): 0step" in shown  # its bar, a line now and then
+    assert "steps (semente 0): 0passo" in shown  # its bar, a line now and then
     log = (project / "results" / "steps" / "seed-0" / "run.log").read_text()
     assert "a line only run.log should get" in log
     assert not (project / "results" / "steps" / "seed-0" / ".progress.json").exists()
@@ -361,5 +362,5 @@ def test_the_bar_says_how_far_training_is():
     from urbanseg.console import _progress_text
 
     found = {"done": 10, "total": 40, "epoch": 2, "epochs": 4, "loss": 0.51234, "val_miou": 0.2}
-    assert _progress_text(found) == "epoch 2/4, loss 0.512, val mIoU 0.200"
+    assert _progress_text(found) == "época 2/4, perda 0.512, mIoU val 0.200"
     assert _progress_text({"done": 1, "total": 4}) == ""

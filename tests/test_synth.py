@@ -173,7 +173,7 @@ def test_refuses_a_non_empty_folder_and_writes_nothing(tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
-    with pytest.raises(InputError, match="already exists and is not empty"):
+    with pytest.raises(InputError, match="já existe e não está vazio"):
         synth.generate(out, train=1, val=0, test=0, size=(32, 64), progress=False)
     assert [p.name for p in out.iterdir()] == ["notes.txt"] and (
         out / "notes.txt"

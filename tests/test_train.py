@@ -170,7 +170,7 @@ def test_fit_selecting_on_a_holdout_restores_the_best_epoch(tiny_tree, tmp_path)
     assert _same_weights(model.get_weights(), epochs.weights[best])
     saved = keras.saving.load_model(tmp_path / f"model-{seed}.keras", compile=False)
     assert _same_weights(saved.get_weights(), epochs.weights[best])
-    with pytest.raises(ValueError, match="select_best needs best_path"):
+    with pytest.raises(ValueError, match="select_best precisa de best_path"):
         fit(
             model,
             train,

@@ -81,13 +81,17 @@ def make_bundle(
     results, report = Path(results), Path(report)
     records = [r for r in load_records(results) if r.status == "ok"] if results.is_dir() else []
     if not records:
-        raise InputError(f"{results}/: no finished run to bundle; run `make report` first")
+        raise InputError(
+            f"{results}/: nenhuma execução concluída para empacotar; rode `make report` antes"
+        )
     reports = [
         report / f"{name}.{ext}" for name in OUTPUT_NAMES.values() for ext in ("html", "pdf")
     ]
     reports = [path for path in reports if path.is_file()]
     if not reports:
-        raise InputError(f"{report}/: no report to bundle; run `urbanseg report` first")
+        raise InputError(
+            f"{report}/: nenhum relatório para empacotar; rode `urbanseg report` antes"
+        )
     files: dict[str, Path] = {f"report/{path.name}": path for path in reports}
     if (results / "summary.csv").is_file():
         files["results/summary.csv"] = results / "summary.csv"
@@ -154,7 +158,7 @@ def _write_bundle(out, files, runs, split, predictions, results, identity) -> tu
 
 @dataclass
 class Verification(Findings):
-    passed: str = field(default="verified", init=False, repr=False)
+    passed: str = field(default="verificado", init=False, repr=False)
 
 
 def verify_bundle(bundle: str | Path, *, expect_fingerprint: str | None = None) -> Verification:
@@ -164,16 +168,16 @@ def verify_bundle(bundle: str | Path, *, expect_fingerprint: str | None = None) 
     try:
         archive = zipfile.ZipFile(bundle)
     except (OSError, zipfile.BadZipFile) as error:
-        raise InputError(f"{bundle}: not a readable zip ({error})") from None
+        raise InputError(f"{bundle}: não é um zip legível ({error})") from None
     with archive:
         names = set(archive.namelist())
         if MANIFEST not in names:
-            raise InputError(f"{bundle}: no {MANIFEST}; not an urbanseg bundle")
+            raise InputError(f"{bundle}: sem {MANIFEST}; não é um pacote do urbanseg")
         try:
             manifest = json.loads(archive.read(MANIFEST))
             listed = dict(manifest["files"])
         except (ValueError, KeyError, TypeError) as error:
-            raise InputError(f"{bundle}: {MANIFEST} unreadable ({error})") from None
+            raise InputError(f"{bundle}: {MANIFEST} ilegível ({error})") from None
         _check_hashes(archive, names, listed, result)
         intact = {name for name in listed if name in names} - set(_bad_files(result))
         _check_notebooks(archive, intact, result)
@@ -184,23 +188,25 @@ def verify_bundle(bundle: str | Path, *, expect_fingerprint: str | None = None) 
         if found != {expect_fingerprint}:
             shown = ", ".join(sorted(str(f) for f in found))
             result.problems.append(
-                f"{MANIFEST}: data fingerprint {shown}, expected {expect_fingerprint}"
+                f"{MANIFEST}: impressão digital dos dados {shown}, esperada {expect_fingerprint}"
             )
         else:
-            result.checked.append("every run was scored on the expected validation set")
+            result.checked.append("toda execução foi avaliada no conjunto de validação esperado")
     return result
 
 
 def _check_hashes(archive, names: set[str], listed: dict, result: Verification) -> None:
     for name, expected in sorted(listed.items()):
         if name not in names:
-            result.problems.append(f"{name}: listed in the manifest but missing")
+            result.problems.append(f"{name}: listado no manifesto, mas ausente")
         elif hashlib.sha256(archive.read(name)).hexdigest() != expected:
-            result.problems.append(f"{name}: changed since the bundle was made (SHA-256 differs)")
+            result.problems.append(
+                f"{name}: alterado desde que o pacote foi gerado (SHA-256 difere)"
+            )
     for name in sorted(names - set(listed) - {MANIFEST}):
-        result.problems.append(f"{name}: not in the manifest")
+        result.problems.append(f"{name}: não está no manifesto")
     if not result.problems:
-        result.checked.append(f"{len(listed)} files match the manifest's SHA-256")
+        result.checked.append(f"{len(listed)} arquivos conferem com o SHA-256 do manifesto")
 
 
 def _bad_files(result: Verification) -> list[str]:
@@ -219,9 +225,9 @@ def _check_notebooks(archive, intact: set[str], result: Verification) -> None:
         ]
         if errors:
             failed += 1
-            result.problems.append(f"{name}: an error in cell {errors[0]}")
+            result.problems.append(f"{name}: um erro na célula {errors[0]}")
     if notebooks and not failed:
-        result.checked.append(f"{len(notebooks)} executed notebooks ran without an error")
+        result.checked.append(f"{len(notebooks)} notebooks executados rodaram sem erro")
 
 
 def _check_records(archive, manifest: dict, intact: set[str], result: Verification) -> None:
@@ -241,16 +247,18 @@ def _check_records(archive, manifest: dict, intact: set[str], result: Verificati
         miou = float(miou_of(pooled))
         if recorded.shape != pooled.shape or not np.array_equal(recorded, pooled):
             result.problems.append(
-                f"{record_name}: its confusion matrix differs from the per-image matrices"
+                f"{record_name}: sua matriz de confusão difere das matrizes por imagem"
             )
         elif abs(miou - float(metrics.get("miou") or 0.0)) > TOLERANCE:
             result.problems.append(
-                f"{record_name}: mIoU {metrics.get('miou')} but its matrices give {miou:.6f}"
+                f"{record_name}: mIoU {metrics.get('miou')}, mas suas matrizes dão {miou:.6f}"
             )
         else:
             agreed += 1
     if agreed:
-        result.checked.append(f"{agreed} result records agree with their per-image matrices")
+        result.checked.append(
+            f"{agreed} registros de resultados conferem com suas matrizes por imagem"
+        )
 
 
 def _check_report(archive, manifest: dict, intact: set[str], result: Verification) -> None:
@@ -282,12 +290,12 @@ def _check_report(archive, manifest: dict, intact: set[str], result: Verificatio
         shown = text.split("±")[0].strip().replace(",", ".")
         expected = f"{100 * float(np.mean(values)):.1f}"
         if shown != expected:
-            disagree.append(f"{model} shows {shown or 'nothing'}, the records give {expected}")
+            disagree.append(f"{model} mostra {shown or 'nada'}, os registros dão {expected}")
     if disagree:
-        result.problems.append(f"{html}: the results table disagrees: {'; '.join(disagree)}")
+        result.problems.append(f"{html}: a tabela de resultados diverge: {'; '.join(disagree)}")
     else:
         result.checked.append(
-            f"the report's table shows the records' mIoU ({len(by_model)} models)"
+            f"a tabela do relatório mostra o mIoU dos registros ({len(by_model)} modelos)"
         )
 
 

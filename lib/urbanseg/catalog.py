@@ -205,8 +205,8 @@ def model_info(key: str, supplied: Mapping | None = None) -> ModelInfo:
     unknown = sorted(set(supplied) - set(_SUPPLIED_FIELDS))
     if unknown:
         raise InputError(
-            f"model_info of {key!r}: unknown field(s) {', '.join(unknown)}; "
-            f"valid: {', '.join(_SUPPLIED_FIELDS)}"
+            f"model_info de {key!r}: campo(s) desconhecido(s) {', '.join(unknown)}; "
+            f"válidos: {', '.join(_SUPPLIED_FIELDS)}"
         )
     description = supplied.pop("description", None) or {}
     if isinstance(description, str):
@@ -218,8 +218,8 @@ def model_info(key: str, supplied: Mapping | None = None) -> ModelInfo:
     for name, value in fields.items():
         if not isinstance(value, str) and not (value is None and name in _SUPPLIED_FIELDS):
             raise InputError(
-                f"model_info of {key!r}: {name} must be text, got {value!r} (description: a "
-                "text, or one text per language)"
+                f"model_info de {key!r}: {name} deve ser texto, recebido {value!r} (description: "
+                "um texto, ou um texto por idioma)"
             )
     return ModelInfo(
         key=key,

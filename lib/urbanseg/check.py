@@ -43,16 +43,18 @@ def _check_pair(
             image.load()
             size, mode = image.size, image.mode
         if mode != "RGB":
-            problems.append(f"{image_path}: expected an RGB 8-bit image, found mode {mode}")
+            problems.append(
+                f"{image_path}: esperada uma imagem RGB de 8 bits, encontrado o modo {mode}"
+            )
     except (OSError, SyntaxError, ValueError) as error:
-        return None, [f"{image_path}: not a readable PNG ({error})"]
+        return None, [f"{image_path}: não é um PNG válido ({error})"]
     if label_path is not None:
         try:
             ids = read_label_ids(label_path)
             if (ids.shape[1], ids.shape[0]) != size:
                 problems.append(
-                    f"{label_path}: size {ids.shape[1]}x{ids.shape[0]} differs from its "
-                    f"image {size[0]}x{size[1]}"
+                    f"{label_path}: tamanho {ids.shape[1]}x{ids.shape[0]} diferente do da "
+                    f"sua imagem, {size[0]}x{size[1]}"
                 )
         except InputError as error:
             problems.append(str(error))
@@ -65,11 +67,11 @@ def check_tree(root: str | Path, *, decode: bool = True, progress: bool = True) 
 
     root = Path(root)
     if not root.is_dir():
-        raise InputError(f"{root}: Cityscapes root not found")
+        raise InputError(f"{root}: pasta raiz do Cityscapes não encontrada")
     if not subtree(root, "leftImg8bit").is_dir():
         raise InputError(
-            f"{root}: no leftImg8bit/ folder (is this a Cityscapes root? give the folder that "
-            "holds leftImg8bit/ and gtFine/, or leftImg8bit_trainvaltest/ and gtFine_trainvaltest/)"
+            f"{root}: sem a pasta leftImg8bit/ (é uma raiz do Cityscapes? indique a pasta que "
+            "contém leftImg8bit/ e gtFine/, ou leftImg8bit_trainvaltest/ e gtFine_trainvaltest/)"
         )
     report = CheckReport(root)
     pairs: list[tuple[Path, Path | None]] = []
@@ -85,20 +87,20 @@ def check_tree(root: str | Path, *, decode: bool = True, progress: bool = True) 
             len(_stems(label_dir, INSTANCE_SUFFIX)) if label_dir.is_dir() else 0
         )
         if not label_dir.is_dir():
-            report.problems.append(f"{label_dir}: folder not found")
+            report.problems.append(f"{label_dir}: pasta não encontrada")
         elif missing := images.keys() - labels.keys():
             report.problems.append(
-                f"{label_dir}: no {LABEL_SUFFIX} for {len(missing)} image(s): "
+                f"{label_dir}: sem {LABEL_SUFFIX} para {len(missing)} imagem(ns): "
                 f"{_short_list(missing)}"
             )
         if orphans := labels.keys() - images.keys():
             report.problems.append(
-                f"{image_dir}: no {IMAGE_SUFFIX} for {len(orphans)} label(s): "
+                f"{image_dir}: sem {IMAGE_SUFFIX} para {len(orphans)} rótulo(s): "
                 f"{_short_list(orphans)}"
             )
         pairs += [(path, labels.get(stem)) for stem, path in sorted(images.items())]
     if not report.counts:
-        raise InputError(f"{root}/leftImg8bit: none of the split folders {', '.join(SPLITS)}")
+        raise InputError(f"{root}/leftImg8bit: nenhuma das pastas de split {', '.join(SPLITS)}")
     if decode:
         with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
             results = pool.map(lambda pair: _check_pair(*pair), pairs)
@@ -116,19 +118,19 @@ def format_report(report: CheckReport) -> str:
     for split, cities in report.counts.items():
         total = sum(cities.values())
         official = OFFICIAL_COUNTS[split]
-        note = "" if total == official else f" (official Cityscapes: {official})"
+        note = "" if total == official else f" (Cityscapes oficial: {official})"
         lines.append(
-            f"  {split:5s} {total:5d} images in {len(cities)} cities{note}, "
-            f"{report.instances.get(split, 0)} with instanceIds"
+            f"  {split:5s} {total:5d} imagens em {len(cities)} cidades{note}, "
+            f"{report.instances.get(split, 0)} com instanceIds"
         )
         for city, count in sorted(cities.items()):
             lines.append(f"        {city:16s} {count:5d}")
     if report.sizes:
         sizes = ", ".join(f"{w}x{h}: {n}" for (w, h), n in report.sizes.most_common())
-        lines.append(f"  image sizes (WxH): {sizes}")
+        lines.append(f"  tamanhos das imagens (LxA): {sizes}")
     if report.problems:
-        lines.append(f"  {len(report.problems)} problem(s):")
+        lines.append(f"  {len(report.problems)} problema(s):")
         lines += [f"    - {problem}" for problem in report.problems]
     else:
-        lines.append("  no problems found")
+        lines.append("  nenhum problema encontrado")
     return "\n".join(lines)

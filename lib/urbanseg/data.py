@@ -64,7 +64,7 @@ def _stems(folder: Path, suffix: str) -> dict[str, Path]:
 
 def _short_list(items, limit: int = 5) -> str:
     items = sorted(items)
-    more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
+    more = f" (+{len(items) - limit} outros)" if len(items) > limit else ""
     return ", ".join(items[:limit]) + more
 
 
@@ -86,27 +86,33 @@ def find_samples(root: str | Path, split: str, *, require_labels: bool = True) -
     root = Path(root)
     if split not in SPLITS and not re.fullmatch(r"[A-Za-z0-9_-]+", split):
         # another folder name is a split too (a teacher's held-out one): never a path
-        raise InputError(f"split {split!r} is not one of {', '.join(SPLITS)} nor a folder name")
+        raise InputError(f"split {split!r} não é um de {', '.join(SPLITS)} nem um nome de pasta")
     if not root.is_dir():
-        raise InputError(f"{root}: Cityscapes root not found")
+        raise InputError(f"{root}: pasta raiz do Cityscapes não encontrada")
     image_dir, label_dir = subtree(root, "leftImg8bit") / split, subtree(root, "gtFine") / split
     if not image_dir.is_dir():
         raise InputError(
-            f"{image_dir}: split folder not found (expected ROOT/leftImg8bit/{split}/<city>/)"
+            f"{image_dir}: pasta do split não encontrada "
+            f"(esperado RAIZ/leftImg8bit/{split}/<cidade>/)"
         )
     images = _stems(image_dir, IMAGE_SUFFIX)
     if not images:
-        raise InputError(f"{image_dir}: no *{IMAGE_SUFFIX} images")
+        raise InputError(f"{image_dir}: nenhuma imagem *{IMAGE_SUFFIX}")
     labels = _stems(label_dir, LABEL_SUFFIX) if label_dir.is_dir() else {}
     if require_labels:
         if not label_dir.is_dir():
             raise InputError(
-                f"{label_dir}: split folder not found (expected ROOT/gtFine/{split}/<city>/)"
+                f"{label_dir}: pasta do split não encontrada "
+                f"(esperado RAIZ/gtFine/{split}/<cidade>/)"
             )
         if missing := images.keys() - labels.keys():
-            raise InputError(f"{label_dir}: no {LABEL_SUFFIX} for image(s) {_short_list(missing)}")
+            raise InputError(
+                f"{label_dir}: sem {LABEL_SUFFIX} para a(s) imagem(ns) {_short_list(missing)}"
+            )
         if orphans := labels.keys() - images.keys():
-            raise InputError(f"{image_dir}: no {IMAGE_SUFFIX} for label(s) {_short_list(orphans)}")
+            raise InputError(
+                f"{image_dir}: sem {IMAGE_SUFFIX} para o(s) rótulo(s) {_short_list(orphans)}"
+            )
     instances = _stems(label_dir, INSTANCE_SUFFIX) if label_dir.is_dir() else {}
     return [
         Sample(stem, path.parent.name, split, path, labels.get(stem), instances.get(stem))
@@ -119,7 +125,7 @@ def select_samples(samples: list[Sample], max_images: int | None, seed: int = 0)
     if max_images is None or max_images >= len(samples):
         return list(samples)
     if max_images < 1:
-        raise InputError(f"max_images={max_images}: must be at least 1 (or None for all)")
+        raise InputError(f"max_images={max_images}: deve ser pelo menos 1 (ou None para todas)")
     rng = random.Random(seed)
     by_city: dict[str, list[Sample]] = defaultdict(list)
     for sample in samples:
@@ -150,8 +156,8 @@ def holdout_split(
         by_city[sample.city].append(sample)
     if len(by_city) < 2:
         raise InputError(
-            f"selection='holdout' needs at least two train cities to hold one out; found "
-            f"{len(by_city)} ({_short_list(sorted(by_city))})"
+            f"selection='holdout' precisa de pelo menos duas cidades no split train para separar "
+            f"uma; encontrada(s) {len(by_city)} ({_short_list(sorted(by_city))})"
         )
     held: list[str] = []
     for city in sorted(by_city, key=lambda c: (len(by_city[c]), c)):
@@ -183,12 +189,14 @@ def read_png(path: str | Path, *, mode: str | None = None) -> np.ndarray:
             if mode == "RGB" and image.mode != "RGB":
                 image = image.convert("RGB")
             elif mode == "L" and image.mode not in ("L", "P", "I", "I;16"):
-                raise InputError(f"{path}: expected a single-channel PNG, found mode {image.mode}")
+                raise InputError(
+                    f"{path}: esperado um PNG de um só canal, encontrado o modo {image.mode}"
+                )
             return np.asarray(image)
     except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
+        raise InputError(f"{path}: arquivo não encontrado") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise InputError(f"{path}: not a readable PNG ({error})") from None
+        raise InputError(f"{path}: não é um PNG válido ({error})") from None
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
@@ -250,11 +258,13 @@ def read_label_ids(path: str | Path) -> np.ndarray:
     if ids is None:
         ids = read_png(path, mode="L")
     if ids.ndim != 2:
-        raise InputError(f"{path}: expected a single-channel label PNG, found shape {ids.shape}")
+        raise InputError(
+            f"{path}: esperado um PNG de rótulos de um só canal, encontrada a forma {ids.shape}"
+        )
     if ids.size and int(ids.max()) >= NUM_LABEL_IDS:
         bad = sorted(set(np.unique(ids[ids >= NUM_LABEL_IDS]).tolist()))
         raise InputError(
-            f"{path}: label ids {_short_list(map(str, bad))} outside 0..{NUM_LABEL_IDS - 1}"
+            f"{path}: ids de rótulo {_short_list(map(str, bad))} fora de 0..{NUM_LABEL_IDS - 1}"
         )
     return ids.astype(np.uint8)
 
@@ -280,7 +290,9 @@ def resize(array: np.ndarray, size: tuple[int, int], *, nearest: bool = False) -
     if array.dtype == np.uint8:
         return np.asarray(Image.fromarray(array).resize((width, height), resample))
     if not nearest:
-        raise ValueError(f"bilinear resize needs a uint8 image, got {array.dtype}")
+        raise ValueError(
+            f"o redimensionamento bilinear precisa de uma imagem uint8, recebido {array.dtype}"
+        )
     resized = Image.fromarray(array.astype(np.int32)).resize((width, height), resample)
     return np.asarray(resized).astype(array.dtype)
 
@@ -291,13 +303,13 @@ def load_pair(sample: Sample, size: tuple[int, int] | None = None) -> tuple[np.n
     image = read_rgb(sample.image)
     if sample.label is None:
         raise InputError(
-            f"{sample.image}: the {sample.split} split has no labels for {sample.stem}"
+            f"{sample.image}: o split {sample.split} não tem rótulos para {sample.stem}"
         )
     label_ids = read_label_ids(sample.label)
     if label_ids.shape != image.shape[:2]:
         raise InputError(
-            f"{sample.label}: size {label_ids.shape[1]}x{label_ids.shape[0]} differs from its image "
-            f"{image.shape[1]}x{image.shape[0]}"
+            f"{sample.label}: tamanho {label_ids.shape[1]}x{label_ids.shape[0]} diferente do da "
+            f"sua imagem, {image.shape[1]}x{image.shape[0]}"
         )
     if size is not None:  # nearest picks pixels, so mapping after it maps fewer, to the same ids
         image = resize(image, size)
@@ -338,7 +350,7 @@ def build_cache(
         [str(folder / f"{s.stem}_mask.png") for s in samples],
     )
     if folder.is_dir():
-        log.debug("preprocessing cache hit: %s", folder)
+        log.debug("cache de pré-processamento já pronto: %s", folder)
         return paths
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))

@@ -51,11 +51,11 @@ def evaluate_predictions(
     pairs = match_predictions(samples, pred_dir)
     if instances and (missing := [s.stem for s in samples if s.instances is None]):
         raise InputError(
-            f"{Path(root) / 'gtFine' / split}: no _gtFine_instanceIds.png for {_short_list(missing)}"
-            " (use --no-instances to skip the iIoU scores)"
+            f"{Path(root) / 'gtFine' / split}: sem _gtFine_instanceIds.png para "
+            f"{_short_list(missing)} (use --no-instances para pular as métricas iIoU)"
         )
     jobs = _worker_count(jobs, len(pairs))
-    log.info("evaluating %d predictions from %s with %d thread(s)", len(pairs), pred_dir, jobs)
+    log.info("avaliando %d predições de %s com %d thread(s)", len(pairs), pred_dir, jobs)
     total = ConfusionMatrix()
     with progress_bar(total=len(pairs), desc="evaluate", unit="img", disable=not progress) as bar:
         for part in _map(_score_pair, pairs, instances, jobs):
@@ -68,10 +68,10 @@ def match_predictions(samples: list[Sample], pred_dir: str | Path) -> list[tuple
     """Pair each sample with the one PNG under ``pred_dir`` whose name contains its stem."""
     pred_dir = Path(pred_dir)
     if not pred_dir.is_dir():
-        raise InputError(f"{pred_dir}: prediction folder not found")
+        raise InputError(f"{pred_dir}: pasta de predições não encontrada")
     files = sorted(path for path in pred_dir.rglob("*.png") if path.is_file())
     if not files:
-        raise InputError(f"{pred_dir}: no PNG predictions found")
+        raise InputError(f"{pred_dir}: nenhuma predição PNG encontrada")
     stems_by_frame: dict[str, list[str]] = defaultdict(list)
     for sample in samples:
         stems_by_frame[sample.stem[-13:]].append(sample.stem)  # "city_seq_frame"[-13:] = seq_frame
@@ -83,14 +83,19 @@ def match_predictions(samples: list[Sample], pred_dir: str | Path) -> list[tuple
                 found[stem].append(path)
     for stem, paths in found.items():
         if len(paths) > 1:
-            more = f" (and {len(paths) - 2} more)" if len(paths) > 2 else ""
-            raise InputError(f"{paths[0]}: a second prediction for {stem} is {paths[1]}{more}")
+            more = f" (e mais {len(paths) - 2})" if len(paths) > 2 else ""
+            raise InputError(f"{paths[0]}: uma segunda predição para {stem} é {paths[1]}{more}")
     if missing := [sample.stem for sample in samples if sample.stem not in found]:
         raise InputError(
-            f"{pred_dir}: no prediction for {len(missing)} image(s): {_short_list(missing)}"
+            f"{pred_dir}: sem predição para {len(missing)} imagem(ns): {_short_list(missing)}"
         )
     if unused := len(files) - len(found):
-        log.info("%d PNG file(s) in %s match no %s image", unused, pred_dir, samples[0].split)
+        log.info(
+            "%d arquivo(s) PNG em %s sem imagem correspondente no split %s",
+            unused,
+            pred_dir,
+            samples[0].split,
+        )
     return [(sample, found[sample.stem][0]) for sample in samples]
 
 
@@ -99,8 +104,8 @@ def read_prediction(path: Path, shape: tuple[int, int], ground_truth: Path) -> n
     prediction = read_label_ids(path)  # InputError for several channels or ids outside 0..33
     if prediction.shape != shape:
         raise InputError(
-            f"{path}: prediction is {_size(prediction.shape)} "
-            f"but its ground truth {ground_truth.name} is {_size(shape)}"
+            f"{path}: a predição tem {_size(prediction.shape)}, "
+            f"mas sua referência {ground_truth.name} tem {_size(shape)}"
         )
     return prediction
 
@@ -110,12 +115,14 @@ def read_instance_ids(path: Path, shape: tuple[int, int]) -> np.ndarray:
     ids = read_png(path, mode="L")
     if ids.shape != shape:
         raise InputError(
-            f"{path}: instance ids are {_size(ids.shape)} but the label ids are {_size(shape)}"
+            f"{path}: os ids de instância têm {_size(ids.shape)}, "
+            f"mas os ids de rótulo têm {_size(shape)}"
         )
     if ids.size and (int(ids.min()) < 0 or int(ids.max()) // 1000 >= NUM_LABEL_IDS):
         low, high = int(ids.min()), int(ids.max())
         raise InputError(
-            f"{path}: instance ids {low}..{high} name label ids outside 0..{NUM_LABEL_IDS - 1}"
+            f"{path}: ids de instância {low}..{high} indicam ids de rótulo "
+            f"fora de 0..{NUM_LABEL_IDS - 1}"
         )
     return ids
 
@@ -132,7 +139,7 @@ def _score_pair(pair: tuple[Sample, Path], instances: bool) -> ConfusionMatrix:
 
 
 def _size(shape) -> str:
-    return f"{shape[1]}x{shape[0]} (WxH)" if len(shape) == 2 else f"of shape {shape}"
+    return f"{shape[1]}x{shape[0]} (LxA)" if len(shape) == 2 else f"forma {shape}"
 
 
 def _worker_count(jobs: int | None, num_pairs: int) -> int:
@@ -143,7 +150,7 @@ def _worker_count(jobs: int | None, num_pairs: int) -> int:
             else os.cpu_count() or 1
         )
     if jobs < 1:
-        raise InputError(f"jobs={jobs}: must be at least 1")
+        raise InputError(f"jobs={jobs}: deve ser pelo menos 1")
     return max(1, min(jobs, num_pairs))
 
 
@@ -173,25 +180,27 @@ def format_table(metrics: dict) -> str:
     def table(title: str, rows: list[str]) -> list[str]:
         return [title, "-" * len(title), *rows, "-" * len(title)]
 
+    w = 18  # the first column: class and category names, then the words of the summary
     instance_iou, category_instance_iou = metrics["instance_iou"], metrics["category_instance_iou"]
     classes = [
-        f"{name:<14}{cell(iou)}{cell(instance_iou[name]) if name in instance_iou else ' ' * 8}"
-        f"{cell(metrics['precision'][name], 10)}{cell(metrics['recall'][name])}"
+        f"{name:<{w}}{cell(iou)}{cell(instance_iou[name]) if name in instance_iou else ' ' * 8}"
+        f"{cell(metrics['precision'][name], 10)}{cell(metrics['recall'][name], 10)}"
         for name, iou in metrics["iou"].items()
     ]
     categories = [
-        f"{name:<14}{cell(iou)}{cell(category_instance_iou[name]) if name in category_instance_iou else ''}"
+        f"{name:<{w}}{cell(iou)}"
+        f"{cell(category_instance_iou[name]) if name in category_instance_iou else ''}"
         for name, iou in metrics["category_iou"].items()
     ]
-    lines = table(f"{'class':<14}{'IoU':>8}{'iIoU':>8}{'precision':>10}{'recall':>8}", classes)
-    lines += [f"{'mean':<14}{cell(metrics['miou'])}{cell(metrics['iiou'])}", ""]
-    lines += table(f"{'category':<14}{'IoU':>8}{'iIoU':>8}", categories)
-    lines += [f"{'mean':<14}{cell(metrics['category_miou'])}{cell(metrics['category_iiou'])}", ""]
+    lines = table(f"{'classe':<{w}}{'IoU':>8}{'iIoU':>8}{'precisão':>10}{'revocação':>10}", classes)
+    lines += [f"{'média':<{w}}{cell(metrics['miou'])}{cell(metrics['iiou'])}", ""]
+    lines += table(f"{'categoria':<{w}}{'IoU':>8}{'iIoU':>8}", categories)
+    lines += [f"{'média':<{w}}{cell(metrics['category_miou'])}{cell(metrics['category_iiou'])}", ""]
     lines += [
-        f"{'pixel accuracy':<14}{cell(metrics['pixel_accuracy'])}",
-        f"{'mean accuracy':<14}{cell(metrics['mean_accuracy'])}",
-        f"{'fw IoU':<14}{cell(metrics['fw_iou'])}",
-        f"{'images':<14}{metrics['num_images']:>8}",
+        f"{'acurácia de pixel':<{w}}{cell(metrics['pixel_accuracy'])}",
+        f"{'acurácia média':<{w}}{cell(metrics['mean_accuracy'])}",
+        f"{'fw IoU':<{w}}{cell(metrics['fw_iou'])}",
+        f"{'imagens':<{w}}{metrics['num_images']:>8}",
     ]
     return "\n".join(lines)
 
@@ -200,5 +209,5 @@ def write_json(metrics: dict, path: str | Path) -> None:
     """Write ``metrics`` as JSON atomically: a temporary file in the same folder, then os.replace."""
     path = Path(path)
     if not path.parent.is_dir():
-        raise InputError(f"{path.parent}: folder not found (for {path.name})")
+        raise InputError(f"{path.parent}: pasta não encontrada (para {path.name})")
     write_atomically(path, json.dumps(metrics, indent=2, allow_nan=False) + "\n")

@@ -69,7 +69,9 @@ def model_arguments(model_name: str, config: RunConfig) -> tuple[float | None, s
     weights = config.backbone_weights
     if weights is not None and model_name in catalog.CATALOG and info.backbone is None:
         log.info(
-            "%s has no pretrained backbone: backbone_weights=%r does not apply", model_name, weights
+            "%s não tem backbone pré-treinado: backbone_weights=%r não se aplica",
+            model_name,
+            weights,
         )
         weights = None
     width = config.width
@@ -138,15 +140,15 @@ class Experiment:
         )
         self._train_data = self._monitor_data = None
         log.info(
-            "%s, seed %d: %d train and %d val images from %s%s%s",
+            "%s, semente %d: %d imagens de train e %d de val, de %s%s%s",
             model_name,
             config.seed,
             len(self.train_samples),
             len(self.val_samples),
             self.root,
-            " (synthetic)" if self.synthetic else "",
-            f"; best epoch chosen on {len(self.holdout_samples)} images of "
-            f"{', '.join(self.training.holdout_cities)} (held out of train)"
+            " (sintético)" if self.synthetic else "",
+            f"; melhor época escolhida em {len(self.holdout_samples)} imagens de "
+            f"{', '.join(self.training.holdout_cities)} (separadas do train)"
             if self.holdout_samples
             else "",
         )
@@ -241,7 +243,7 @@ class Experiment:
             if wanted and option in self.info.options:
                 options.setdefault(option, value)
             elif wanted and self.model_name in catalog.CATALOG:
-                log.info("%s has no %s: the parameter does not apply", self.model_name, option)
+                log.info("%s não tem %s: o parâmetro não se aplica", self.model_name, option)
         self.model_options = dict(options)
         arguments = dict(
             num_classes=NUM_CLASSES,
@@ -252,13 +254,13 @@ class Experiment:
         )
         if builder is None and self.model_name not in models.MODELS:
             raise InputError(
-                f"model {self.model_name!r} is not one of {', '.join(models.MODELS)}; "
-                f"pass builder= to build_model() for a model of your own"
+                f"modelo {self.model_name!r} não é um de {', '.join(models.MODELS)}; "
+                f"passe builder= a build_model() para um modelo próprio"
             )
         self._builder = builder or (lambda **given: models.build_model(self.model_name, **given))
         self._arguments = arguments
         self.model = self._builder(**arguments)
-        built_by = getattr(builder, "__name__", "the builder") if builder else "build_model"
+        built_by = getattr(builder, "__name__", "o construtor") if builder else "build_model"
         self._built_by = built_by
         self._check_output(self.model, built_by)
         return self.model
@@ -267,14 +269,14 @@ class Experiment:
         """InputError, before any training, unless the model maps (H, W, 3) images to (H, W, 19)
         logits (its first output; auxiliary heads may differ)."""
         if not isinstance(model, keras.Model):
-            raise InputError(f"{name} returned {type(model).__name__}, not a keras.Model")
+            raise InputError(f"{name} retornou {type(model).__name__}, não um keras.Model")
         expected = (*self.input_size, NUM_CLASSES)
         inputs, output = tuple(model.inputs[0].shape[1:]), tuple(model.outputs[0].shape[1:])
         if inputs != (*self.input_size, 3) or output != expected:
             raise InputError(
-                f"{self.model_name}: {name} maps {_shape(inputs)} to {_shape(output)}; expected "
-                f"{_shape((*self.input_size, 3))} images to {_shape(expected)} logits (one per "
-                "train id, at the input's resolution)"
+                f"{self.model_name}: {name} mapeia {_shape(inputs)} em {_shape(output)}; "
+                f"esperado: imagens {_shape((*self.input_size, 3))} em logits {_shape(expected)} "
+                "(um por train id, na resolução da entrada)"
             )
 
     def _backbone_rates(self) -> dict[str, float]:
@@ -285,7 +287,7 @@ class Experiment:
         names = [layer.name for layer in models.backbone_layers(self._require_model())]
         if not names:
             log.warning(
-                "%s has no ImageNet backbone: backbone_lr_mult=%g changes nothing",
+                "%s não tem backbone ImageNet: backbone_lr_mult=%g não muda nada",
                 self.info.display_name,
                 factor,
             )
@@ -347,7 +349,7 @@ class Experiment:
     def history_table(self) -> pd.DataFrame:
         """The training history with the notebook's column names, rounded for reading."""
         if self.history is None:
-            raise InputError("no history yet: call run.train() first")
+            raise InputError("ainda não há histórico: chame run.train() antes")
         names = {
             "epoch": "época",
             "loss": "perda",
@@ -377,10 +379,12 @@ class Experiment:
         if isinstance(class_weights, str):
             if class_weights != "median":
                 raise InputError(
-                    f"class_weights={class_weights!r}: expected None, 'median' or 19 weights"
+                    f"class_weights={class_weights!r}: esperado None, 'median' ou 19 pesos"
                 )
             class_weights = median_frequency_weights(*self._class_statistics())
-            log.info("median-frequency class weights: %s", np.round(class_weights, 2).tolist())
+            log.info(
+                "pesos das classes por frequência mediana: %s", np.round(class_weights, 2).tolist()
+            )
         train_data, monitor_data = self.datasets()
         epochs, steps = self.schedule()
         self.out.mkdir(parents=True, exist_ok=True)
@@ -418,7 +422,7 @@ class Experiment:
         twin = self._builder(**{**self._arguments, "backbone_weights": None})
         twin.set_weights(model.get_weights())
         log.info(
-            "training on %d devices (%s), %d images each per step",
+            "treino em %d dispositivos (%s), %d imagens em cada um por passo",
             parallel.count,
             ", ".join(parallel.devices),
             self.config.batch_size // parallel.count,
@@ -515,7 +519,7 @@ class Experiment:
     def finish(self) -> Path:
         """Write metrics.json (last, atomically): the run is complete."""
         if self.metrics is None:
-            raise RuntimeError("finish() needs evaluate() first")
+            raise RuntimeError("finish() precisa de evaluate() antes")
         self.timing.update(
             peak_rss_mb=peak_rss_mb(), gpu_peak_mb=peak_gpu_mb(), concurrent_runs=concurrent_runs()
         )
@@ -558,13 +562,13 @@ class Experiment:
         )
         path = record.write(self.out)  # and an earlier failed.json is gone
         log.info(
-            "%s: mIoU %.4f, results in %s", self.model_name, self.metrics["miou"] or 0, self.out
+            "%s: mIoU %.4f, resultados em %s", self.model_name, self.metrics["miou"] or 0, self.out
         )
         return path
 
     def _require_model(self) -> keras.Model:
         if self.model is None:
-            raise RuntimeError("call build_model() first")
+            raise RuntimeError("chame build_model() antes")
         return self.model
 
 

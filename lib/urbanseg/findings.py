@@ -15,9 +15,9 @@ class Findings:
 
     # how a subclass words its lines and its verdict
     held: str = field(default="ok", init=False, repr=False)
-    failed: str = field(default="PROBLEM", init=False, repr=False)
+    failed: str = field(default="PROBLEMA", init=False, repr=False)
     passed: str = field(default="ok", init=False, repr=False)
-    counted: str = field(default="problem(s)", init=False, repr=False)
+    counted: str = field(default="problema(s)", init=False, repr=False)
 
     @property
     def ok(self) -> bool:

@@ -18,10 +18,10 @@ from .findings import Findings
 
 @dataclass
 class Rerun(Findings):
-    held: str = field(default="same", init=False, repr=False)
-    failed: str = field(default="DIFFERS", init=False, repr=False)
-    passed: str = field(default="reproduced", init=False, repr=False)
-    counted: str = field(default="difference(s)", init=False, repr=False)
+    held: str = field(default="igual", init=False, repr=False)
+    failed: str = field(default="DIFERE", init=False, repr=False)
+    passed: str = field(default="reproduzido", init=False, repr=False)
+    counted: str = field(default="diferença(s)", init=False, repr=False)
 
     @property
     def compared(self) -> list[str]:
@@ -56,13 +56,13 @@ def rerun_bundle(
     try:
         archive = zipfile.ZipFile(bundle)
     except (OSError, zipfile.BadZipFile) as error:
-        raise InputError(f"{bundle}: not a readable zip ({error})") from None
+        raise InputError(f"{bundle}: não é um zip legível ({error})") from None
     with archive, tempfile.TemporaryDirectory(prefix="urbanseg-rerun-") as scratch:
         folder = Path(work) if work else Path(scratch)
         try:
             runs = json.loads(archive.read(MANIFEST))["runs"]
         except (KeyError, ValueError) as error:
-            raise InputError(f"{bundle}: no readable {MANIFEST} ({error})") from None
+            raise InputError(f"{bundle}: sem {MANIFEST} legível ({error})") from None
         for run in runs:
             model, seed = run["model"], run["seed"]
             notebooks = folder / "notebooks" / f"{model}-{seed}"
@@ -84,9 +84,9 @@ def rerun_bundle(
                 progress=progress,
             )
             (outcome,) = summary.runs
-            name = f"{model} (seed {seed})"
+            name = f"{model} (semente {seed})"
             if outcome.status != "ok":
-                result.problems.append(f"{name}: the rerun failed: {outcome.error}")
+                result.problems.append(f"{name}: a reexecução falhou: {outcome.error}")
                 continue
             from .records import run_folder
 
@@ -110,15 +110,15 @@ def _compare(name: str, recorded: dict, again: dict, tolerance: float, result: R
         if before is None or after is None or abs(float(before) - float(after)) > tolerance:
             moved.append(f"{key} {_shown(before)} -> {_shown(after)}")
     if moved:
-        result.problems.append(f"{name}: {'; '.join(moved)} (tolerance {tolerance})")
+        result.problems.append(f"{name}: {'; '.join(moved)} (tolerância {tolerance})")
     else:
         result.checked.append(
-            f"{name}: mIoU {_shown(again.get('miou'))}, every class within {tolerance}"
+            f"{name}: mIoU {_shown(again.get('miou'))}, toda classe dentro de {tolerance}"
         )
 
 
 def _shown(value) -> str:
-    return "none" if value is None else f"{float(value):.4f}"
+    return "ausente" if value is None else f"{float(value):.4f}"
 
 
 # --- The teacher's side: every bundle's predictions scored on labels only the teacher has -------
@@ -158,14 +158,18 @@ def leaderboard(bundles, gt_root: str | Path, split: str, *, progress: bool = Tr
     for bundle in map(Path, bundles):
         try:
             verification = verify_bundle(bundle)
-            status = "verified" if verification.ok else f"{len(verification.problems)} problem(s)"
+            status = (
+                verification.passed
+                if verification.ok
+                else f"{len(verification.problems)} {verification.counted}"
+            )
             with zipfile.ZipFile(bundle) as archive, tempfile.TemporaryDirectory() as scratch:
                 manifest = json.loads(archive.read(MANIFEST))
                 wanted = (manifest.get("predictions") or {}).get("split")
                 if wanted != split:
                     raise InputError(
-                        f"{bundle.name}: has predictions of {wanted or 'no split'}, not {split} "
-                        f"(urbanseg bundle --predict {split})"
+                        f"{bundle.name}: tem predições de {wanted or 'nenhum split'}, "
+                        f"não de {split} (urbanseg bundle --predict {split})"
                     )
                 for run in manifest["runs"]:
                     folder = manifest["predictions"]["folders"].get(run["folder"])
@@ -175,7 +179,7 @@ def leaderboard(bundles, gt_root: str | Path, split: str, *, progress: bool = Tr
                     for name in names:
                         (target / Path(name).name).write_bytes(archive.read(name))
                     if not names:
-                        raise InputError(f"{bundle.name}: no predictions for {run['folder']}")
+                        raise InputError(f"{bundle.name}: sem predições para {run['folder']}")
                     pairs = match_predictions(samples, target)
                     matrices = np.stack([_score_pair(pair, False).matrix for pair in pairs])
                     key = (bundle.name, run["model"])
@@ -223,7 +227,7 @@ def leaderboard(bundles, gt_root: str | Path, split: str, *, progress: bool = Tr
     rows.sort(key=lambda row: (np.isnan(row["miou_mean"]), -np.nan_to_num(row["miou_mean"])))
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
-    rows += [{"rank": None, **row, "verification": "not scored"} for row in failed]
+    rows += [{"rank": None, **row, "verification": "não pontuado"} for row in failed]
     table = pd.DataFrame(rows, columns=list(LEADERBOARD_COLUMNS))
     return table.astype({"rank": "Int64", "seeds": "Int64"})
 

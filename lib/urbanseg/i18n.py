@@ -24,7 +24,7 @@ _SECTIONS = ("strings", "classes", "categories")
 
 def _check_lang(lang: str) -> str:
     if lang not in LANGUAGES:
-        raise ValueError(f"lang={lang!r}: must be one of {', '.join(LANGUAGES)}")
+        raise ValueError(f"lang={lang!r}: deve ser um de {', '.join(LANGUAGES)}")
     return lang
 
 
@@ -39,12 +39,16 @@ def locale(lang: str) -> dict:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise InputError(f"{path}: cannot read the locale file ({error.strerror})") from None
+        raise InputError(
+            f"{path}: não foi possível ler o arquivo de idioma ({error.strerror})"
+        ) from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         reason = " ".join(str(error).split())
-        raise InputError(f"{path}: not a valid locale file ({reason})") from None
+        raise InputError(f"{path}: não é um arquivo de idioma válido ({reason})") from None
     if not isinstance(data, dict) or not all(isinstance(data.get(s), dict) for s in _SECTIONS):
-        raise InputError(f"{path}: a locale file needs the mappings {', '.join(_SECTIONS)}")
+        raise InputError(
+            f"{path}: um arquivo de idioma precisa dos mapeamentos {', '.join(_SECTIONS)}"
+        )
     return data
 
 
@@ -52,7 +56,7 @@ def text(key: str, lang: str = "pt", **fields) -> str:
     """The string ``key`` in ``lang``, with ``fields`` filled in by ``str.format``."""
     strings = locale(lang)["strings"]
     if key not in strings:
-        raise KeyError(f"{key!r}: no such string in {_path(lang)}")
+        raise KeyError(f"{key!r}: texto inexistente em {_path(lang)}")
     value = strings[key]
     return value.format(**fields) if fields else value
 

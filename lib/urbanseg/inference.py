@@ -62,7 +62,7 @@ def slide_logits(model: keras.Model, image: np.ndarray, overlap: float = 1 / 3) 
     height, width = image.shape[:2]
     if window[0] > height or window[1] > width:
         raise InputError(
-            f"the model's input {window[1]}x{window[0]} is larger than the image "
+            f"a entrada do modelo, {window[1]}x{window[0]}, é maior que a imagem, "
             f"{width}x{height}: use eval_mode='resize'"
         )
     starts = [_starts(length, side, overlap) for length, side in zip((height, width), window)]
@@ -141,13 +141,15 @@ def evaluate_model(
     from .progress import progress_bar
 
     if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol={protocol!r}: expected one of {PROTOCOLS}")
+        raise ValueError(f"protocol={protocol!r}: esperado um de {PROTOCOLS}")
     if mode not in EVAL_MODES:
-        raise ValueError(f"mode={mode!r}: expected one of {EVAL_MODES}")
+        raise ValueError(f"mode={mode!r}: esperado um de {EVAL_MODES}")
     if protocol == "train" and mode != "resize":
-        raise ValueError("protocol='train' scores at the training size: only with mode='resize'")
+        raise ValueError("protocol='train' avalia no tamanho de treino: só com mode='resize'")
     if mode == "whole" and whole_model is None:
-        raise ValueError("mode='whole' needs whole_model, the model built at the image's size")
+        raise ValueError(
+            "mode='whole' precisa de whole_model, o modelo construído no tamanho da imagem"
+        )
     matrix, kept, per_image = ConfusionMatrix(NUM_CLASSES), {}, []
     keep = keep or set()
     scoring = 0.0
@@ -218,12 +220,14 @@ def predict_split(
     run_dir, out = find_run(run_dir), Path(out)
     model_path = run_dir / "model.keras"
     if not model_path.is_file():
-        raise InputError(f"{model_path}: not found (is {run_dir} a finished model run?)")
+        raise InputError(
+            f"{model_path}: não encontrado ({run_dir} é uma execução de modelo concluída?)"
+        )
     record = RunRecord.read(run_dir)
     try:
         size = (int(record.parameters["image_height"]), int(record.parameters["image_width"]))
     except (KeyError, TypeError, ValueError) as error:
-        raise InputError(f"{run_dir / METRICS_FILE}: no training size ({error})") from None
+        raise InputError(f"{run_dir / METRICS_FILE}: sem tamanho de treino ({error})") from None
     from . import models  # noqa: F401  (registers the custom layers the saved model names)
 
     model = keras.saving.load_model(model_path, compile=False)
@@ -252,8 +256,8 @@ def _rebuilt(record: RunRecord, model: keras.Model, size) -> keras.Model:
 
     if record.model not in models.MODELS:
         raise InputError(
-            f"{record.folder}: {record.model} was scored with eval_mode='whole'; "
-            "only a catalog model can be built again at another size"
+            f"{record.folder}: {record.model} foi avaliado com eval_mode='whole'; "
+            "só um modelo do catálogo pode ser construído de novo em outro tamanho"
         )
     other = models.build_model(
         record.model,

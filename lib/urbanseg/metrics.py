@@ -137,7 +137,7 @@ def _train_id_encoding() -> _Encoding:
     table = np.full(256, -1, dtype=np.int64)
     table[:NUM_CLASSES] = np.arange(NUM_CLASSES)
     table[IGNORE_ID] = VOID_COLUMN
-    return _Encoding(f"train ids 0..{NUM_CLASSES - 1} and {IGNORE_ID}", table, table)
+    return _Encoding(f"ids de treino 0..{NUM_CLASSES - 1} e {IGNORE_ID}", table, table)
 
 
 def _label_id_encoding() -> _Encoding:
@@ -150,7 +150,7 @@ def _label_id_encoding() -> _Encoding:
     for label in LABELS:
         if label.id >= 0 and label.ignore_in_eval and label.has_instances:
             columns[label.id] = VOID_INSTANCE_COLUMN
-    return _Encoding(f"label ids 0..{NUM_LABEL_IDS - 1}", rows, columns)
+    return _Encoding(f"ids de rótulo 0..{NUM_LABEL_IDS - 1}", rows, columns)
 
 
 _TRAIN_IDS = _train_id_encoding()
@@ -162,9 +162,9 @@ def _as_uint8(array, what: str, encoding: _Encoding) -> np.ndarray:
     if array.dtype == np.uint8:
         return array
     if not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(f"{what} must be an integer array, got {array.dtype}")
+        raise ValueError(f"{what} deve ser um array de inteiros, recebido {array.dtype}")
     if array.size and (array.min() < 0 or array.max() > 255):
-        raise ValueError(f"{what} has values outside {encoding.description}")
+        raise ValueError(f"{what} tem valores fora dos {encoding.description}")
     return array.astype(np.uint8)
 
 
@@ -190,7 +190,8 @@ class ConfusionMatrix:
     def __init__(self, num_classes: int = NUM_CLASSES):
         if num_classes != NUM_CLASSES:
             raise ValueError(
-                f"num_classes={num_classes}: only the {NUM_CLASSES} Cityscapes train ids are scored"
+                f"num_classes={num_classes}: só os {NUM_CLASSES} ids de treino do Cityscapes "
+                "são avaliados"
             )
         self.num_classes = num_classes
         self.reset()
@@ -234,16 +235,18 @@ class ConfusionMatrix:
         gt = _as_uint8(gt, "gt", encoding)
         pred = _as_uint8(pred, "pred", encoding)
         if gt.shape != pred.shape:
-            raise ValueError(f"gt has shape {gt.shape} but pred has shape {pred.shape}")
+            raise ValueError(f"gt tem forma {gt.shape}, mas pred tem forma {pred.shape}")
         if gt.ndim not in (2, 3):
-            raise ValueError(f"expected an image (H, W) or a batch (N, H, W), got shape {gt.shape}")
+            raise ValueError(
+                f"esperada uma imagem (H, W) ou um lote (N, H, W), recebida a forma {gt.shape}"
+            )
         # One bincount over 256 * gt + pred counts every (gt, pred) pair; the validity mask and
         # the id -> train id mapping then apply to this 256x256 histogram instead of each pixel.
         key = (gt.astype(np.uint16) << 8) | pred
         histogram = np.bincount(key.ravel(), minlength=256 * 256).reshape(256, 256)
         for what, axis in (("gt", 1), ("pred", 0)):
             if bad := encoding.invalid(histogram, axis):
-                raise ValueError(f"{what} has values {bad[:10]} outside {encoding.description}")
+                raise ValueError(f"{what} tem valores {bad[:10]} fora dos {encoding.description}")
         counts = encoding.fold(histogram)[:IGNORED_ROW]
         images = 1 if gt.ndim == 2 else gt.shape[0]
         instance_stats = None
@@ -251,7 +254,7 @@ class ConfusionMatrix:
             instances = np.asarray(instances)
             if instances.shape != gt.shape:
                 raise ValueError(
-                    f"instances have shape {instances.shape} but gt has shape {gt.shape}"
+                    f"instances tem forma {instances.shape}, mas gt tem forma {gt.shape}"
                 )
             # image by image: instance ids are unique only within their image
             image_shape = gt.shape[-2:]
@@ -275,7 +278,7 @@ class ConfusionMatrix:
     def merge(self, other: ConfusionMatrix) -> ConfusionMatrix:
         """Add the counts of ``other`` (e.g. filled by another worker) to this one."""
         if not isinstance(other, ConfusionMatrix):
-            raise TypeError(f"cannot merge a {type(other).__name__} into a ConfusionMatrix")
+            raise TypeError(f"não é possível juntar um {type(other).__name__} a um ConfusionMatrix")
         self._matrix += other._matrix
         self._instance_tp += other._instance_tp
         self._instance_fn += other._instance_fn
@@ -299,7 +302,8 @@ class ConfusionMatrix:
         """
         if 0 < self.num_instance_images < self.num_images:
             log.warning(
-                "only %d of %d images came with instance ids: the instance scores are left undefined",
+                "só %d de %d imagens vieram com ids de instância: "
+                "as métricas de instância ficam indefinidas",
                 self.num_instance_images,
                 self.num_images,
             )

@@ -45,8 +45,8 @@ def current_model_name() -> str:
         if path and str(path).endswith(".ipynb"):
             return Path(path).stem
     raise InputError(
-        "cannot tell this notebook's file name here: write the model's name, "
-        "Experiment('my_model', config, ...), or run it with urbanseg run"
+        "não é possível saber aqui o nome do arquivo deste notebook: escreva o nome do modelo, "
+        "Experiment('my_model', config, ...), ou execute-o com urbanseg run"
     )
 
 
@@ -71,16 +71,18 @@ def ensure_kernel(name: str = KERNEL_NAME) -> str:
         ]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode:
-            reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            reason = (done.stderr.strip().splitlines() or ["sem mensagem"])[-1]
             raise InputError(
-                f"could not register the Jupyter kernel {name!r} ({' '.join(command)}): {reason}"
+                f"não foi possível registrar o kernel Jupyter {name!r} "
+                f"({' '.join(command)}): {reason}"
             ) from None
-        logger.info("registered Jupyter kernel %r for %s", name, sys.executable)
+        logger.info("kernel Jupyter %r registrado para %s", name, sys.executable)
         return name
     interpreter = spec.argv[0] if spec.argv else ""
     if not _is_this_environment(interpreter):
         logger.warning(
-            "Jupyter kernel %r runs %s, not this environment's %s (see `jupyter kernelspec list`)",
+            "o kernel Jupyter %r executa %s, não o %s deste ambiente "
+            "(veja `jupyter kernelspec list`)",
             name,
             interpreter,
             sys.executable,
@@ -114,7 +116,7 @@ def discover_notebooks(notebooks_dir: str | os.PathLike | None = None) -> dict[s
     """
     folder = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir()
     if not folder.is_dir():
-        raise InputError(f"{folder}: notebooks folder not found")
+        raise InputError(f"{folder}: pasta de notebooks não encontrada")
     found = {
         path.stem: path
         for path in folder.glob("*.ipynb")
@@ -130,7 +132,7 @@ def notebook_defaults(path: str | os.PathLike) -> dict[str, Any]:
     try:
         notebook = nbformat.read(path, as_version=4)
     except Exception as error:  # nbformat raises json, validation and OS errors alike
-        raise InputError(f"{path}: not a readable notebook ({_first_line(error)})") from None
+        raise InputError(f"{path}: não é um notebook legível ({_first_line(error)})") from None
     cell = next(
         (
             cell
@@ -140,11 +142,13 @@ def notebook_defaults(path: str | os.PathLike) -> dict[str, Any]:
         None,
     )
     if cell is None:
-        raise InputError(f"{path}: no code cell tagged 'parameters'")
+        raise InputError(f"{path}: nenhuma célula de código com a tag 'parameters'")
     try:
         tree = ast.parse(cell.source)
     except SyntaxError as error:
-        raise InputError(f"{path}: parameters cell, line {error.lineno}: {error.msg}") from None
+        raise InputError(
+            f"{path}: célula de parâmetros, linha {error.lineno}: {error.msg}"
+        ) from None
     defaults = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
@@ -155,26 +159,26 @@ def notebook_defaults(path: str | os.PathLike) -> dict[str, Any]:
             target = value = None
         if not isinstance(target, ast.Name):
             raise InputError(
-                f"{path}: parameters cell, line {node.lineno}: expected `name = value`"
+                f"{path}: célula de parâmetros, linha {node.lineno}: esperado `name = value`"
             )
         try:
             defaults[target.id] = ast.literal_eval(value)
         except ValueError:
             raise InputError(
-                f"{path}: parameters cell, line {node.lineno}: the default of "
-                f"{target.id} must be a literal (a number, string, None)"
+                f"{path}: célula de parâmetros, linha {node.lineno}: o padrão de "
+                f"{target.id} deve ser um literal (um número, texto, None)"
             ) from None
     names = parameter_names()
     missing = [name for name in names if name not in defaults]
     if missing:
         raise InputError(
-            f"{path}: the parameters cell lacks {', '.join(missing)} "
-            f"(it declares every one of: {', '.join(names)})"
+            f"{path}: a célula de parâmetros não tem {', '.join(missing)} "
+            f"(ela declara todos estes: {', '.join(names)})"
         )
     try:
         RunConfig.from_dict(defaults)
     except InputError as error:
-        raise InputError(f"{path}: parameters cell: {error}") from None
+        raise InputError(f"{path}: célula de parâmetros: {error}") from None
     return defaults
 
 
@@ -223,17 +227,17 @@ def new_model(name: str, folder: str | os.PathLike = "notebooks") -> Path:
     the study's models, or a notebook that exists; nothing is overwritten."""
     if not MODEL_NAME.match(name):
         raise InputError(
-            f"{name!r}: a model name is lowercase letters, digits and _, starting with a letter "
-            "(it names the notebook, results/NAME/ and the report's rows)"
+            f"{name!r}: um nome de modelo tem letras minúsculas, dígitos e _, começando por uma "
+            "letra (ele nomeia o notebook, results/NAME/ e as linhas do relatório)"
         )
     if name in CATALOG:
-        raise InputError(f"{name!r} is one of the study's five models: choose another name")
+        raise InputError(f"{name!r} é um dos cinco modelos do estudo: escolha outro nome")
     target = Path(folder) / f"{name}.ipynb"
     if target.exists():
-        raise InputError(f"{target}: already exists (choose another name, or edit that notebook)")
+        raise InputError(f"{target}: já existe (escolha outro nome, ou edite esse notebook)")
     if not Path(folder).is_dir():  # a pip install: the study's notebooks beside the new one,
         resources.copy_notebooks(folder)  # or urbanseg run would find this model alone
-        logger.info("copied the study's notebooks into %s", folder)
+        logger.info("notebooks do estudo copiados para %s", folder)
     local = Path(folder) / TEMPLATE
     template = local if local.is_file() else resources.notebooks_dir() / TEMPLATE
     notebook = nbformat.read(template, as_version=4)

@@ -51,8 +51,8 @@ class Replicas:
         """InputError unless the global batch splits evenly over the devices."""
         if batch_size % self.count:
             raise InputError(
-                f"batch_size={batch_size} does not split over {self.count} devices "
-                f"({', '.join(self.devices)}): use a multiple of {self.count}"
+                f"batch_size={batch_size} não se divide entre {self.count} dispositivos "
+                f"({', '.join(self.devices)}): use um múltiplo de {self.count}"
             )
 
 
@@ -81,8 +81,8 @@ def replicas(kind: str = "gpu") -> Replicas:
 
         if torch.cuda.device_count() > 1:
             log.warning(
-                "Keras on PyTorch trains on one GPU of the %d visible; use KERAS_BACKEND=jax "
-                "(or tensorflow) to train on all of them",
+                "o Keras no PyTorch treina em uma só GPU das %d visíveis; use KERAS_BACKEND=jax "
+                "(ou tensorflow) para treinar em todas",
                 torch.cuda.device_count(),
             )
     return Replicas()

@@ -52,7 +52,7 @@ def data_tensorflow():
         try:
             tf.config.set_visible_devices([], "GPU")
         except RuntimeError:  # TensorFlow already started (its devices are fixed): leave them
-            log.debug("TensorFlow had already started; its GPUs stay visible to it")
+            log.debug("o TensorFlow já tinha iniciado; suas GPUs continuam visíveis para ele")
     return tf
 
 

@@ -192,7 +192,7 @@ class RunRecord:
                 record = cls.from_json(_read_json(path), source=path, failed=name == FAILED_FILE)
                 break
         else:
-            raise InputError(f"{folder}: neither {METRICS_FILE} nor {FAILED_FILE}")
+            raise InputError(f"{folder}: não há {METRICS_FILE} nem {FAILED_FILE}")
         if not record.model:  # results/<model>/seed-<k>/ or, before seeds, results/<model>/
             record.model = (folder.parent if folder.name.startswith("seed-") else folder).name
         record.folder = folder
@@ -239,8 +239,8 @@ class RunRecord:
         schema = values.get("schema", 1)
         if not isinstance(schema, int) or schema > SCHEMA_VERSION:
             raise InputError(
-                f"{source}: schema {schema!r} is newer than this urbanseg reads "
-                f"({SCHEMA_VERSION}); upgrade urbanseg"
+                f"{source}: schema {schema!r} é mais novo do que este urbanseg lê "
+                f"({SCHEMA_VERSION}); atualize o urbanseg"
             )
         model = str(values.get("model") or "")
         if failed or values.get("status") == "failed":
@@ -248,14 +248,16 @@ class RunRecord:
                 model=model,
                 status="failed",
                 model_info=dict(values.get("model_info") or {}),
-                error=_first_line(values.get("error") or "unknown error"),
+                error=_first_line(values.get("error") or "erro desconhecido"),
                 traceback=values.get("traceback"),
                 notebook=values.get("notebook"),
                 date=values.get("date"),
             )
         metrics = values.get("metrics")
         if not isinstance(metrics, dict) or "miou" not in metrics:
-            raise InputError(f'{source}: no "metrics" object with "miou" (see docs/results.md)')
+            raise InputError(
+                f'{source}: falta o objeto "metrics" com "miou" (veja docs/results.md)'
+            )
         try:
             baseline = values.get("baseline")
             return cls(
@@ -285,7 +287,7 @@ class RunRecord:
                 schema=schema,
             )
         except (TypeError, ValueError, KeyError) as error:
-            raise InputError(f"{source}: malformed record ({_first_line(str(error))})") from None
+            raise InputError(f"{source}: registro malformado ({_first_line(str(error))})") from None
 
 
 _OK_FIELDS = (
@@ -343,20 +345,20 @@ def _plain(value):
 
 def _first_line(text: str) -> str:
     lines = str(text).strip().splitlines()
-    return lines[0] if lines else "unknown error"
+    return lines[0] if lines else "erro desconhecido"
 
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise InputError(f"{path}: malformed JSON ({error.msg} at line {error.lineno})") from None
+        raise InputError(f"{path}: JSON malformado ({error.msg} na linha {error.lineno})") from None
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
+        raise InputError(f"{path}: não é texto UTF-8") from None
     except OSError as error:
-        raise InputError(f"{path}: cannot be read ({error.strerror})") from None
+        raise InputError(f"{path}: não pode ser lido ({error.strerror})") from None
     if not isinstance(value, dict):
-        raise InputError(f"{path}: expected a JSON object, found {type(value).__name__}")
+        raise InputError(f"{path}: esperado um objeto JSON, recebido {type(value).__name__}")
     return value
 
 
@@ -368,7 +370,7 @@ def read_history(path: str | Path) -> pd.DataFrame | None:
     try:
         history = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: malformed CSV ({str(error).splitlines()[0]})") from None
+        raise InputError(f"{path}: CSV malformado ({str(error).splitlines()[0]})") from None
     if history.empty:
         return None
     if "epoch" not in history.columns:
@@ -390,7 +392,7 @@ def run_folders(results_dir: str | Path) -> list[Path]:
     ``<model>/`` itself for results written before seeds existed."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
-        raise InputError(f"{results_dir}: results folder not found")
+        raise InputError(f"{results_dir}: pasta de resultados não encontrada")
     found = []
     for model in sorted(results_dir.iterdir()):
         if not model.is_dir() or model.name.startswith("."):
@@ -400,7 +402,9 @@ def run_folders(results_dir: str | Path) -> list[Path]:
         seeds = [f for f in model.glob("seed-*") if f.is_dir() and has_record(f)]
         found += sorted(seeds, key=lambda f: (len(f.name), f.name))
         if not has_record(model) and not seeds:
-            log.info("%s: no run record (%s or %s), skipped", model, METRICS_FILE, FAILED_FILE)
+            log.info(
+                "%s: sem registro de execução (%s ou %s), pulado", model, METRICS_FILE, FAILED_FILE
+            )
     return found
 
 
@@ -422,8 +426,12 @@ def find_run(path: str | Path) -> Path:
         return seeds[0]
     if seeds:
         names = ", ".join(f.name for f in seeds)
-        raise InputError(f"{path}: {len(seeds)} runs ({names}); name one, e.g. {seeds[0]}")
-    raise InputError(f"{path}: no run here (no {METRICS_FILE}; is it a finished model run?)")
+        raise InputError(
+            f"{path}: {len(seeds)} execuções ({names}); indique uma, por exemplo {seeds[0]}"
+        )
+    raise InputError(
+        f"{path}: nenhuma execução aqui (sem {METRICS_FILE}; é a pasta de uma execução concluída?)"
+    )
 
 
 # --- Per-image confusion matrices ------------------------------------------------------------
@@ -463,9 +471,11 @@ class PerImage:
                 matrices = arrays["matrices"]
                 stems, cities = arrays["stems"].tolist(), arrays["cities"].tolist()
         except (OSError, ValueError, KeyError) as error:
-            raise InputError(f"{path}: not a per-image matrix file ({error})") from None
+            raise InputError(f"{path}: não é um arquivo de matrizes por imagem ({error})") from None
         if matrices.ndim != 3 or matrices.shape[1:] != (19, 20) or len(stems) != len(matrices):
-            raise InputError(f"{path}: expected (images, 19, 20) matrices, got {matrices.shape}")
+            raise InputError(
+                f"{path}: esperadas matrizes (imagens, 19, 20), recebido {matrices.shape}"
+            )
         return cls(stems, cities, matrices)
 
 
@@ -496,12 +506,14 @@ def study_identity(results_dir: Path, given: dict[str, str] | None = None) -> di
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as error:
-            raise InputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+            raise InputError(
+                f"{path}: não é um YAML válido ({str(error).splitlines()[0]})"
+            ) from None
         unknown = sorted(set(loaded) - set(IDENTITY_FIELDS)) if isinstance(loaded, dict) else []
         if not isinstance(loaded, dict) or unknown:
             raise InputError(
-                f"{path}: expected a mapping of {', '.join(IDENTITY_FIELDS)}"
-                + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else "")
+                f"{path}: esperado um mapeamento de {', '.join(IDENTITY_FIELDS)}"
+                + (f"; desconhecidos: {', '.join(map(str, unknown))}" if unknown else "")
             )
         found = {key: str(value) for key, value in loaded.items() if value is not None}
     found.update({key: value for key, value in (given or {}).items() if value})

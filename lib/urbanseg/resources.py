@@ -29,8 +29,8 @@ def _folder(name: str) -> Path:
     if checkout.is_dir():
         return checkout
     raise InputError(
-        f"{name}/ not found in the urbanseg package ({packaged}) nor in a source checkout "
-        f"({checkout}); reinstall urbanseg (pip install --force-reinstall urbanseg)"
+        f"{name}/: pasta não encontrada no pacote urbanseg ({packaged}) nem em um checkout do "
+        f"código-fonte ({checkout}); reinstale o urbanseg (pip install --force-reinstall urbanseg)"
     )
 
 
@@ -73,14 +73,13 @@ def copy_notebooks(destination: str | Path) -> list[Path]:
     files."""
     destination = Path(destination)
     if destination.exists() and not destination.is_dir():
-        raise InputError(f"{destination}: exists and is not a folder")
+        raise InputError(f"{destination}: existe e não é uma pasta")
     sources = sorted(notebooks_dir().glob("*.ipynb"))
     clashes = [destination / source.name for source in sources]
     clashes = [path for path in clashes if path.exists()]
     if clashes:
         raise InputError(
-            f"{clashes[0]}: already exists (remove it, or copy into another folder); "
-            "nothing was copied"
+            f"{clashes[0]}: já existe (remova-o, ou copie para outra pasta); nada foi copiado"
         )
     try:
         destination.mkdir(parents=True, exist_ok=True)
@@ -91,6 +90,7 @@ def copy_notebooks(destination: str | Path) -> list[Path]:
                 os.replace(Path(staging) / source.name, destination / source.name)
     except OSError as error:
         raise InputError(
-            f"{destination}: cannot copy the notebooks there ({error.strerror or error})"
+            f"{destination}: não foi possível copiar os notebooks para lá "
+            f"({error.strerror or error})"
         ) from None
     return [destination / source.name for source in sources]

@@ -118,7 +118,7 @@ def compare(
         return stats
     sizes = {matrices.shape[0] for model in resampled for matrices in model.per_image}
     if len(sizes) != 1:
-        raise ValueError("every run must have the matrices of the same images, in one order")
+        raise ValueError("toda execução deve ter as matrizes das mesmas imagens, na mesma ordem")
     stats.images = n = sizes.pop()
     rng = np.random.default_rng(seed)
     # One draw of images for every model (paired); counts[r, i]: how often image i is drawn.

@@ -105,7 +105,8 @@ def study_statistics(records: Sequence[RunRecord]) -> StudyStatistics:
     order = [stem for stem in complete[0].stems if stem in common] if complete else []
     if complete and any(len(p.stems) != len(order) for p in complete):
         log.warning(
-            "the runs scored different validation images; the intervals use the %d they share",
+            "as execuções avaliaram imagens de validação diferentes; "
+            "os intervalos usam as %d em comum",
             len(order),
         )
     runs = []

@@ -847,14 +847,15 @@ def _write_frame(root: Path, split: str, index: int, size: tuple[int, int], seed
 def _check_arguments(counts: dict[str, int], size, seed) -> tuple[int, int]:
     for name, value in {**counts, "seed": seed}.items():
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise InputError(f"{name}={value!r}: must be a non-negative integer")
+            raise InputError(f"{name}={value!r}: deve ser um inteiro não negativo")
     try:
         height, width = (int(v) for v in size)
     except (TypeError, ValueError):
-        raise InputError(f"size={size!r}: expected (height, width)") from None
+        raise InputError(f"size={size!r}: esperado (altura, largura)") from None
     if height < MIN_SIZE[0] or width < MIN_SIZE[1]:
         raise InputError(
-            f"size={height}x{width}: must be at least {MIN_SIZE[0]}x{MIN_SIZE[1]} (height x width)"
+            f"size={height}x{width}: deve ser pelo menos {MIN_SIZE[0]}x{MIN_SIZE[1]} "
+            "(altura x largura)"
         )
     return height, width
 
@@ -884,7 +885,7 @@ def generate(
     size = _check_arguments(counts, size, seed)
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(f"{out}: already exists and is not empty")
+        raise InputError(f"{out}: já existe e não está vazio")
     target = out.resolve()  # "." has no usable parent or name
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
@@ -903,11 +904,11 @@ def generate(
                 target.rmdir()  # empty, checked above
             staging.rename(target)
         except OSError:
-            raise InputError(f"{out}: already exists and is not empty") from None
+            raise InputError(f"{out}: já existe e não está vazio") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    log.info("wrote %d synthetic frames (%dx%d) to %s", len(frames), size[0], size[1], out)
+    log.info("gravado: %d quadros sintéticos (%dx%d) em %s", len(frames), size[0], size[1], out)
     return {split: int(n) for split, n in counts.items()}
 
 
@@ -930,7 +931,7 @@ def ensure_default_dataset() -> Path:
     """The default data set's root, generated with the defaults on first use."""
     root = default_dataset_root()
     if not (root.is_dir() and any(root.iterdir())):
-        log.info("generating the default synthetic data set in %s", root)
+        log.info("gerando o conjunto de dados sintético padrão em %s", root)
         try:
             generate(root)
         except InputError:

@@ -122,7 +122,7 @@ def make_optimizer(
     elif schedule == "constant":
         rate = learning_rate
     else:
-        raise ValueError(f"schedule={schedule!r}: expected 'poly' or 'constant'")
+        raise ValueError(f"schedule={schedule!r}: esperado 'poly' ou 'constant'")
     decay = weight_decay or None
     scaled = {name: factor for name, factor in (layer_rates or {}).items() if factor != 1.0}
     extra = {"layer_rates": scaled} if scaled else {}
@@ -138,7 +138,7 @@ def make_optimizer(
         return (LayerRateSGD if scaled else keras.optimizers.SGD)(
             rate, momentum=momentum, weight_decay=decay, **extra
         )
-    raise ValueError(f"optimizer={optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
+    raise ValueError(f"optimizer={optimizer!r}: esperado um de {', '.join(OPTIMIZERS)}")
 
 
 class _ValidationCallback(keras.callbacks.Callback):
@@ -245,8 +245,8 @@ class _ValidationCallback(keras.callbacks.Callback):
                 refresh=True,
             )
         message = (
-            f"epoch {epoch + 1}: loss {row['loss']:.4f}, val loss {val_loss:.4f}, "
-            f"val mIoU {val_miou:.4f}{' (best)' if improved and self.best_path else ''}, "
+            f"época {epoch + 1}: perda {row['loss']:.4f}, perda val {val_loss:.4f}, "
+            f"mIoU val {val_miou:.4f}{' (melhor)' if improved and self.best_path else ''}, "
             f"{row['seconds']:.1f} s"
         )
         if self._bar is not None and not self._bar.disable:
@@ -297,7 +297,7 @@ class _Checkpoint:
         callback.rows, callback.best_miou = state["rows"], state["best_miou"]
         callback.best_epoch = state.get("best_epoch", 0)
         log.info(
-            "resuming %s after epoch %d of %d (checkpoint in %s)",
+            "retomando %s após a época %d de %d (checkpoint em %s)",
             model.name,
             state["epoch"],
             epochs,
@@ -372,7 +372,7 @@ def fit(
         loss_weights=None if outputs == 1 else [1.0] + [aux_weight] * (outputs - 1),
     )
     if select_best and not best_path:
-        raise ValueError("select_best needs best_path, where the best epoch's weights are kept")
+        raise ValueError("select_best precisa de best_path, onde ficam os pesos da melhor época")
     best_path = Path(best_path) if select_best else None
     checkpoint = _Checkpoint(Path(checkpoint_dir), run_id) if checkpoint_dir else None
     callback = _ValidationCallback(val_data, loss, best_path, progress, checkpoint, monitor_model)
@@ -380,8 +380,8 @@ def fit(
     with progress_bar(
         total=epochs * steps_per_epoch,
         initial=initial_epoch * steps_per_epoch,
-        desc=f"train {model.name}",
-        unit="batch",
+        desc=f"treino {model.name}",
+        unit="lote",
         disable=not progress,
         file=sys.stdout,
         mininterval=2.0,
@@ -404,7 +404,7 @@ def fit(
         checkpoint.discard()
     if best_path is not None and 0 < callback.best_epoch < len(callback.rows):
         model.set_weights(keras.saving.load_model(best_path, compile=False).get_weights())
-        log.info("restored the best epoch's weights (val mIoU %.4f)", callback.best_miou)
+        log.info("pesos da melhor época restaurados (mIoU val %.4f)", callback.best_miou)
     return pd.DataFrame(callback.rows, columns=list(HISTORY_COLUMNS))
 
 

@@ -34,7 +34,7 @@ TINY = {"image_height": 64, "image_width": 128, "epochs": 1, "batch_size": 2}
 
 @dataclass
 class Validation(Findings):
-    passed: str = field(default="ready for a full run", init=False, repr=False)
+    passed: str = field(default="pronto para uma execução completa", init=False, repr=False)
 
 
 def validate_notebook(path: str | Path, *, keep: str | Path | None = None) -> Validation:
@@ -43,11 +43,11 @@ def validate_notebook(path: str | Path, *, keep: str | Path | None = None) -> Va
     path = Path(path)
     result = Validation(path)
     if not path.is_file():
-        raise InputError(f"{path}: notebook not found")
+        raise InputError(f"{path}: notebook não encontrado")
     name = path.stem
     try:
         notebook_defaults(path)
-        result.checked.append("the parameters cell declares RunConfig's names")
+        result.checked.append("a célula de parâmetros declara os nomes de RunConfig")
     except InputError as error:
         result.problems.append(str(error))
         return result  # the run would stop on the same thing
@@ -55,13 +55,13 @@ def validate_notebook(path: str | Path, *, keep: str | Path | None = None) -> Va
         declared = declared_model_info(path)
         if not declared:
             result.problems.append(
-                f"{_cell_of(path, 'model_info')}: no model_info = {{...}} literal "
-                "(display_name, description, reference): the report could not describe the model"
+                f"{_cell_of(path, 'model_info')}: nenhum literal model_info = {{...}} "
+                "(display_name, description, reference): o relatório não poderia descrever o modelo"
             )
         else:
             try:
                 model_info(name, declared)
-                result.checked.append("model_info describes the model")
+                result.checked.append("model_info descreve o modelo")
             except InputError as error:
                 result.problems.append(f"{_cell_of(path, 'model_info')}: {error}")
     if result.problems:  # the run would stop on the same thing
@@ -95,25 +95,25 @@ def _tiny_run(path: Path, folder: Path, result: Validation) -> None:
     out = run_folder(folder / "results", name, 0)
     if run.status != "ok":
         executed = out / f"{name}.ipynb"
-        where = _failed_cell(executed) if executed.exists() else "the notebook"
+        where = _failed_cell(executed) if executed.exists() else "o notebook"
         result.problems.append(f"{where}: {run.error}")
         return
     result.checked.append(
-        "it runs on two synthetic images: builds, trains one step, evaluates (with --keep DIR, "
-        f"the executed notebook and its run.log stay in DIR/results/{name}/seed-0)"
+        "executa em duas imagens sintéticas: constrói, treina um passo, avalia (com --keep DIR, "
+        f"o notebook executado e seu run.log ficam em DIR/results/{name}/seed-0)"
     )
     try:
         record = RunRecord.read(out)
     except InputError as error:
-        result.problems.append(f"the result record: {error}")
+        result.problems.append(f"o registro de resultado: {error}")
         return
     if record.model != name or record.metrics.get("miou") is None:
         result.problems.append(
-            f"the result record names model {record.model!r} with mIoU "
-            f"{record.metrics.get('miou')!r}; expected {name!r} and a number"
+            f"o registro de resultado nomeia o modelo {record.model!r} com mIoU "
+            f"{record.metrics.get('miou')!r}; esperado {name!r} e um número"
         )
         return
-    result.checked.append(f"it writes a result record for {name!r} (metrics.json)")
+    result.checked.append(f"grava um registro de resultado para {name!r} (metrics.json)")
 
 
 def _failed_cell(executed: Path) -> str:
@@ -126,7 +126,7 @@ def _failed_cell(executed: Path) -> str:
             output.get("output_type") == "error" for output in cell.get("outputs", [])
         ):
             return _describe(index, cell)
-    return "the notebook"
+    return "o notebook"
 
 
 def _cell_of(path: Path, text: str) -> str:
@@ -134,10 +134,10 @@ def _cell_of(path: Path, text: str) -> str:
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type == "code" and text in cell.source:
             return _describe(index, cell)
-    return "the notebook"
+    return "o notebook"
 
 
 def _describe(index: int, cell) -> str:
     first = next((line for line in cell.source.splitlines() if line.strip()), "")
     first = first if len(first) <= 60 else first[:57] + "..."
-    return f'cell {index + 1}, "{first}"'
+    return f'célula {index + 1}, "{first}"'

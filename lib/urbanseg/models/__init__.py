@@ -35,7 +35,9 @@ def build_model(
     try:
         builder = MODELS[name]
     except KeyError:
-        raise KeyError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}") from None
+        raise KeyError(
+            f"modelo desconhecido {name!r}; nomes válidos: {', '.join(MODELS)}"
+        ) from None
     return builder(
         num_classes, input_shape, variant=variant, backbone_weights=backbone_weights, **options
     )

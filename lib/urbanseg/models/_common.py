@@ -21,18 +21,23 @@ def check_arguments(builder_name, num_classes, input_shape, variant, width, opti
     if options:
         unknown = ", ".join(repr(name) for name in sorted(options))
         valid = ", ".join(valid_options)
-        raise TypeError(f"{builder_name}() got unknown option(s) {unknown}; valid options: {valid}")
+        raise TypeError(
+            f"{builder_name}() recebeu opção(ões) desconhecida(s) {unknown}; "
+            f"opções válidas: {valid}"
+        )
     if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        raise ValueError(f"variant deve ser um de {VARIANTS}, recebido {variant!r}")
     if not _is_integer(num_classes) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+        raise ValueError(f"num_classes deve ser um inteiro positivo, recebido {num_classes!r}")
     if not isinstance(width, numbers.Real) or isinstance(width, bool) or width <= 0:
-        raise ValueError(f"width must be a positive number, got {width!r}")
+        raise ValueError(f"width deve ser um número positivo, recebido {width!r}")
     shape = tuple(input_shape)
     if len(shape) != 3 or shape[2] != 3 or not all(_is_integer(n) for n in shape):
-        raise ValueError(f"input_shape must be (height, width, 3), got {input_shape!r}")
+        raise ValueError(f"input_shape deve ser (altura, largura, 3), recebido {input_shape!r}")
     if not all(n > 0 and n % 32 == 0 for n in shape[:2]):
-        raise ValueError(f"input height and width must be multiples of 32, got {input_shape!r}")
+        raise ValueError(
+            f"a altura e a largura da entrada devem ser múltiplos de 32, recebido {input_shape!r}"
+        )
     return tuple(int(n) for n in shape)
 
 
@@ -44,12 +49,13 @@ def check_seed_arguments(builder_name, backbone_weights, non_defaults):
     """The seed variants rebuild the notebook's models exactly: no width, options or weights."""
     if backbone_weights is not None:
         raise ValueError(
-            f"{builder_name}(variant='seed') has no pretrained backbone; use backbone_weights=None"
+            f"{builder_name}(variant='seed') não tem backbone pré-treinado; "
+            "use backbone_weights=None"
         )
     if non_defaults:
         raise ValueError(
-            f"{builder_name}(variant='seed') rebuilds the original notebook's model "
-            f"exactly and takes no {', '.join(non_defaults)}"
+            f"{builder_name}(variant='seed') reconstrói exatamente o modelo do notebook "
+            f"original e não aceita {', '.join(non_defaults)}"
         )
 
 
@@ -73,7 +79,7 @@ def preprocess(inputs, mode):
     elif mode == "caffe":
         scale, offset = 1.0, [-mean for mean in CAFFE_MEAN_RGB]
     else:
-        raise ValueError(f"unknown preprocessing mode {mode!r}")
+        raise ValueError(f"modo de pré-processamento desconhecido {mode!r}")
     return layers.Rescaling(scale, offset, dtype="float32", name="preprocessing")(inputs)
 
 

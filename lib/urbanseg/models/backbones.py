@@ -230,9 +230,9 @@ def reference_backbone(architecture, weights, alpha=1.0):
         file_name = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
         constructor, kwargs = "VGG16", {"include_top": True}
     else:
-        raise ValueError(f"unknown backbone {architecture!r}")
+        raise ValueError(f"backbone desconhecido {architecture!r}")
     if weights != "imagenet" and not os.path.isfile(os.fspath(weights)):
-        raise WeightsUnavailableError(f"backbone weights file not found: {weights}")
+        raise WeightsUnavailableError(f"{weights}: arquivo de pesos do backbone não encontrado")
     build = getattr(keras.applications, constructor)
     source = weights if weights == "imagenet" else os.fspath(weights)
     try:
@@ -244,12 +244,12 @@ def reference_backbone(architecture, weights, alpha=1.0):
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         if weights == "imagenet":
             raise WeightsUnavailableError(
-                f"ImageNet weights for {constructor} could not be fetched ({reason}): put "
-                f"{file_name} in {keras_cache_folder()}{os.sep} or pass "
-                f"backbone_weights='/path/to/{file_name}'"
+                f"os pesos ImageNet de {constructor} não puderam ser baixados ({reason}): "
+                f"coloque {file_name} em {keras_cache_folder()}{os.sep} ou passe "
+                f"backbone_weights='/caminho/para/{file_name}'"
             ) from error
         raise WeightsUnavailableError(
-            f"cannot load {constructor} weights from {weights}: {reason}"
+            f"{weights}: não foi possível carregar os pesos de {constructor} ({reason})"
         ) from error
 
 
@@ -274,10 +274,10 @@ def copy_weights(model, reference, bgr_input_layer=None):
         target.set_weights(weights)
         copied += 1
     if not copied:
-        raise WeightsUnavailableError(f"no layer of {reference.name} matches {model.name}")
-    logger.info(
-        "copied the weights of %d layers from %s into %s", copied, reference.name, model.name
-    )
+        raise WeightsUnavailableError(
+            f"nenhuma camada de {reference.name} corresponde a {model.name}"
+        )
+    logger.info("pesos de %d camadas copiados de %s para %s", copied, reference.name, model.name)
     return copied
 
 
@@ -288,7 +288,9 @@ def vgg16_reference(backbone_weights, width: float, *, top: bool = False):
     if backbone_weights is None:
         return None
     if width != 1.0:
-        raise ValueError(f"pretrained VGG16 weights need width=1.0, got width={width}")
+        raise ValueError(
+            f"os pesos pré-treinados da VGG16 exigem width=1.0, recebido width={width}"
+        )
     architecture = "vgg16_top" if top and backbone_weights == "imagenet" else "vgg16"
     return reference_backbone(architecture, backbone_weights)
 
@@ -302,8 +304,8 @@ def dense_as_convolution(dense_weights, kernel_size: int, channels: int):
     units = kernel.shape[-1]
     if kernel.shape[0] != kernel_size * kernel_size * channels:
         raise ValueError(
-            f"a Dense kernel of {kernel.shape[0]} inputs is not a flattened "
-            f"{kernel_size}x{kernel_size}x{channels} map"
+            f"um kernel Dense de {kernel.shape[0]} entradas não é um mapa "
+            f"{kernel_size}x{kernel_size}x{channels} achatado"
         )
     return [kernel.reshape(kernel_size, kernel_size, channels, units), bias]
 
@@ -316,4 +318,4 @@ def copy_fully_connected(model, reference) -> None:
     model.get_layer("fc7").set_weights(
         dense_as_convolution(reference.get_layer("fc2").get_weights(), 1, 4096)
     )
-    logger.info("converted VGG16's fc1, fc2 into %s's fc6, fc7 convolutions", model.name)
+    logger.info("fc1, fc2 da VGG16 convertidas nas convoluções fc6, fc7 de %s", model.name)

@@ -61,16 +61,16 @@ def build_deeplab(
     )
     if variant == "seed":
         raise ValueError(
-            "DeepLab has no seed variant: the original notebook's DeepLab (1x1 'atrous' "
-            "convolutions, no image pooling, output at 1/16 of the input) could not produce "
-            "full-size masks; use variant='default'"
+            "DeepLab não tem variante seed: o DeepLab do notebook original (convoluções "
+            "'atrous' 1x1, sem image pooling, saída a 1/16 da entrada) não produzia máscaras "
+            "em tamanho real; use variant='default'"
         )
     if output_stride not in (8, 16):
-        raise ValueError(f"output_stride must be 8 or 16, got {output_stride!r}")
+        raise ValueError(f"output_stride deve ser 8 ou 16, recebido {output_stride!r}")
     if backbone_weights == "imagenet" and width not in backbones.MOBILENET_V2_ALPHAS:
         raise ValueError(
-            f"MobileNetV2 ImageNet weights exist only for width (alpha) in "
-            f"{backbones.MOBILENET_V2_ALPHAS}, got width={width}"
+            f"os pesos ImageNet da MobileNetV2 existem só para width (alpha) em "
+            f"{backbones.MOBILENET_V2_ALPHAS}, recebido width={width}"
         )
 
     # Weights first: a missing download fails before the model is built.

@@ -36,7 +36,10 @@ class AdaptiveAveragePooling2D(layers.Layer):
     def call(self, inputs):
         height, width = inputs.shape[1:3]
         if height is None or width is None:
-            raise ValueError(f"{self.name} needs a static feature size, got {inputs.shape}")
+            raise ValueError(
+                f"{self.name} precisa de um mapa de features de tamanho fixo, "
+                f"recebido {inputs.shape}"
+            )
         rows = ops.convert_to_tensor(_averaging_matrix(height, self.output_size[0]), inputs.dtype)
         cols = ops.convert_to_tensor(_averaging_matrix(width, self.output_size[1]), inputs.dtype)
         return ops.einsum("ih,bhwc,jw->bijc", rows, inputs, cols)
@@ -101,14 +104,16 @@ def build_pspnet(
     )
     if variant == "seed":
         raise ValueError(
-            "PSPNet has no seed variant: the original notebook's PSPNet pooled the stride-32 "
-            "output and never upsampled it, so it could not produce full-size masks; use "
+            "PSPNet não tem variante seed: o PSPNet do notebook original fazia pooling da saída "
+            "de stride 32 e nunca a ampliava, então não produzia máscaras em tamanho real; use "
             "variant='default'"
         )
     if output_stride not in (8, 16):
-        raise ValueError(f"output_stride must be 8 or 16, got {output_stride!r}")
+        raise ValueError(f"output_stride deve ser 8 ou 16, recebido {output_stride!r}")
     if backbone_weights is not None and width != 1.0:
-        raise ValueError(f"pretrained ResNet50 weights need width=1.0, got width={width}")
+        raise ValueError(
+            f"os pesos pré-treinados da ResNet50 exigem width=1.0, recebido width={width}"
+        )
 
     # Weights first: a missing download fails before the model is built.
     reference = (

@@ -66,7 +66,7 @@ def build_unet(
         )
         return _build_seed_unet(num_classes, input_shape)
     if backbone_weights is not None:
-        raise ValueError("U-Net has no pretrained backbone; use backbone_weights=None")
+        raise ValueError("U-Net não tem backbone pré-treinado; use backbone_weights=None")
 
     inputs = keras.Input(input_shape, name="image")
     x = preprocess(inputs, "symmetric")

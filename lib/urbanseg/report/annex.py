@@ -31,7 +31,7 @@ def export_notebook(
         node = nbformat.read(str(notebook), as_version=4)
     except Exception as error:  # nbformat raises several unrelated types for a bad file
         reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-        raise InputError(f"{notebook}: not a readable notebook ({reason})") from None
+        raise InputError(f"{notebook}: não é um notebook legível ({reason})") from None
     exporter = HTMLExporter(template_name="lab", embed_images=True)
     # The lab template drops the images' alt text (kept in the notebook) and nbconvert then
     # warns once per notebook; the warning says nothing the reader of `make report` can act on.
@@ -90,7 +90,7 @@ def export_notebooks(
         try:
             export_notebook(notebook, target, environment, lang=study.lang, report=report)
         except Exception as error:  # a broken notebook must not take the report down
-            log.warning("%s: export failed: %s", notebook, error)
+            log.warning("%s: a exportação falhou: %s", notebook, error)
             reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
             entry["missing"] = study.t("appendix_failed_export", model=name, error=reason)
             continue

@@ -131,12 +131,13 @@ def render_report(
     Returns {"html", "pdf", "summary", "notebook:<model>"...} -> Path.
     """
     if lang not in LANGUAGES:
-        raise InputError(f"lang={lang!r}: must be one of {', '.join(LANGUAGES)}")
+        raise InputError(f"lang={lang!r}: deve ser um de {', '.join(LANGUAGES)}")
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     records = load_records(results_dir) if results_dir.is_dir() else []
     if not records:
         raise InputError(
-            f"{results_dir}/: no model results; run `make report` or `urbanseg run` first"
+            f"{results_dir}/: nenhum resultado de modelo; "
+            "rode `make report` ou `urbanseg run` antes"
         )
     study = Study(records, results_dir, lang)
     written: dict[str, Path] = {"summary": write_summary(records, results_dir)}
@@ -170,7 +171,7 @@ def render_report(
         pdf_html = page.render(**context, body=body, toc=_toc(body), css=print_css, pdf=True)
         document = HTML(string=pdf_html, base_url=str(out_dir.resolve()) + "/")
         written["pdf"] = write_atomically(out_dir / f"{name}.pdf", document.write_pdf())
-    log.debug("report written to %s", ", ".join(str(p) for p in written.values()))
+    log.debug("relatório gravado: %s", ", ".join(str(p) for p in written.values()))
     return written
 
 

@@ -45,7 +45,9 @@ class Study:
             try:
                 self.infos[record.model] = model_info(record.model, record.model_info)
             except InputError as error:  # a student's typo must not take the report down
-                log.warning("%s: %s; the report names the model by its key", record.folder, error)
+                log.warning(
+                    "%s: %s; o relatório nomeia o modelo pela sua chave", record.folder, error
+                )
                 self.infos[record.model] = model_info(record.model)
 
     @property
