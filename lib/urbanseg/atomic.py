@@ -39,3 +39,33 @@ def write_atomically(path: str | Path, payload: bytes | str) -> Path:
     with atomic_path(path) as temp:
         temp.write_bytes(data)
     return Path(path)
+
+
+def staging_folder(folder: str | Path) -> Path:
+    """A new empty folder beside ``folder`` to build its replacement in (``replace_folder``)."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{folder.name}.incoming-", dir=folder.parent))
+
+
+def replace_folder(staging: str | Path, folder: str | Path) -> Path:
+    """Put the complete folder ``staging`` in the place of ``folder``: two renames, so a reader
+    sees the old folder or the new one, never a mixture (for the instant between the renames,
+    none). The old folder is removed after the swap."""
+    import shutil
+
+    staging, folder = Path(staging), Path(folder)
+    old = None
+    if folder.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+        os.replace(folder, old / folder.name)
+    try:
+        os.replace(staging, folder)
+    except BaseException:
+        if old is not None:  # put the old folder back
+            os.replace(old / folder.name, folder)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    return folder

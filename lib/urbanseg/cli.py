@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -19,7 +20,9 @@ def _size(text: str) -> tuple[int, int]:
     try:
         height, width = (int(part) for part in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected HxW, e.g. 256x512") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: esperado HxW (altura x largura), ex.: 256x512"
+        ) from None
     return height, width
 
 
@@ -29,7 +32,7 @@ def _count(text: str) -> int:
     except ValueError:
         value = -1
     if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a count >= 0")
+        raise argparse.ArgumentTypeError(f"{text!r}: esperado um inteiro >= 0")
     return value
 
 
@@ -54,7 +57,8 @@ def cmd_check(args) -> int:
     report = check_tree(args.root, decode=not args.quick, progress=not args.quiet)
     print(format_report(report))
     if report.problems:
-        raise InputError(f"{args.root}: {len(report.problems)} problem(s) found (listed above)")
+        count = len(report.problems)
+        raise InputError(f"{args.root}: {count} problema(s) encontrado(s) (listados acima)")
     return 0
 
 
@@ -72,7 +76,7 @@ def cmd_evaluate(args) -> int:
     print(format_table(metrics))
     if args.json:
         write_json(metrics, args.json)
-        print(f"wrote {args.json}")
+        print(f"gravado: {args.json}")
     return 0
 
 
@@ -86,6 +90,10 @@ def cmd_run(args) -> int:
     from .runner import run_models
     from .summary import write_summary
 
+    if args.cluster is None and (args.cluster_config or args.shared_results or args.without_models):
+        raise InputError("--cluster-config, --shared-results e --without-models pedem --cluster")
+    if args.cluster is not None and args.jobs != 1:
+        log.warning("--jobs %d ignorado com --cluster: cada worker roda uma execução", args.jobs)
     parameters = load_parameters_file(parameters_file(args.params_file)) if args.params_file else {}
     parameters.update(dict(args.parameters))  # RunConfig checks and converts the text
     if args.root is not None:
@@ -103,14 +111,19 @@ def cmd_run(args) -> int:
         timeout=args.timeout,
         progress=not args.quiet,
         verbose=args.verbose,
+        cluster=args.cluster,
+        cluster_config=args.cluster_config,
+        shared_results=args.shared_results,
+        keep_models=not args.without_models,
     )
     print(summary.format())
     results_dir = Path(args.results or parameters.get("results_dir") or "results")
     if results_dir.is_dir():  # every model's results in one table (the report writes it too)
         try:
-            print(f"summary of all runs: {write_summary(load_records(results_dir), results_dir)}")
+            written = write_summary(load_records(results_dir), results_dir)
+            print(f"resumo de todas as execuções: {written}")
         except InputError as error:  # a malformed old result must not hide this run's outcome
-            log.warning("no summary.csv: %s", error)
+            log.warning("sem summary.csv: %s", error)
     return summary.exit_code
 
 
@@ -130,13 +143,16 @@ def cmd_report(args) -> int:
     )
     notebooks = [path for key, path in paths.items() if key not in ("summary", "html", "pdf")]
     if paths["summary"].read_bytes() != before:  # urbanseg run has listed it otherwise
-        print(f"wrote {paths['summary']}")
+        print(f"gravado: {paths['summary']}")
     if notebooks:  # one line for the folder, not one per run
-        plural = "s" if len(notebooks) > 1 else ""
-        print(f"wrote {len(notebooks)} executed notebook{plural} (HTML) to {notebooks[0].parent}")
+        if len(notebooks) > 1:
+            what = f"gravados: {len(notebooks)} notebooks executados"
+        else:
+            what = "gravado: 1 notebook executado"
+        print(f"{what} (HTML) em {notebooks[0].parent}")
     for key in ("html", "pdf"):
         if key in paths:
-            print(f"wrote {paths[key]}")
+            print(f"gravado: {paths[key]}")
     return 0
 
 
@@ -144,7 +160,8 @@ def cmd_notebooks(args) -> int:
     from .resources import copy_notebooks
 
     written = copy_notebooks(args.out)
-    print(f"copied {len(written)} notebooks to {args.out}: {', '.join(p.name for p in written)}")
+    names = ", ".join(p.name for p in written)
+    print(f"{len(written)} notebooks copiados para {args.out}: {names}")
     return 0
 
 
@@ -153,8 +170,8 @@ def cmd_new_model(args) -> int:
 
     path = new_model(args.name, args.notebooks)
     print(
-        f"created {path}: write your model in build_my_model and describe it in model_info, "
-        f"then run it with: urbanseg run {args.name}"
+        f"criado: {path}. Escreva o modelo em build_my_model e descreva-o em model_info; "
+        f"depois, execute-o com: urbanseg run {args.name}"
     )
     return 0
 
@@ -181,8 +198,8 @@ def cmd_bundle(args) -> int:
         progress=not args.quiet,
     )
     prints = sorted({str(run["data_fingerprint"]) for run in manifest["runs"]})
-    print(f"wrote {path}: {len(manifest['files'])} files, {len(manifest['runs'])} runs")
-    print(f"data fingerprint: {', '.join(prints)}")
+    print(f"gravado: {path} ({len(manifest['files'])} arquivos, {len(manifest['runs'])} execuções)")
+    print(f"impressão digital dos dados: {', '.join(prints)}")
     return 0
 
 
@@ -211,7 +228,7 @@ def cmd_leaderboard(args) -> int:
     html_path, csv_path = write_leaderboard(table, args.out, args.split)
     shown = table[["rank", "bundle", "model", "miou_mean", "verification", "error"]]
     print(shown.to_string(index=False, na_rep=""))
-    print(f"wrote {html_path} and {csv_path}")
+    print(f"gravados: {html_path} e {csv_path}")
     return 0
 
 
@@ -219,7 +236,7 @@ def cmd_predict(args) -> int:
     from .inference import predict_split
 
     count = predict_split(args.run, args.root, args.split, args.out, progress=not args.quiet)
-    print(f"wrote {count} labelIds PNGs to {args.out}")
+    print(f"{'gravado' if count == 1 else 'gravados'}: {count} PNGs labelIds em {args.out}")
     return 0
 
 
@@ -231,67 +248,171 @@ def _run_epilog() -> str:
     from .notebooks import default_notebooks_dir, discover_notebooks
 
     try:
-        models = ", ".join(discover_notebooks(default_notebooks_dir())) or "none found"
+        models = ", ".join(discover_notebooks(default_notebooks_dir())) or "nenhum encontrado"
     except (InputError, OSError):
-        models = "none found"
+        models = "nenhum encontrado"
     defaults = RunConfig().to_dict()
     parameters = ", ".join(f"{name}={value!r}" for name, value in defaults.items())
     wrap = textwrap.TextWrapper(width=96, initial_indent="  ", subsequent_indent="  ")
     return "\n".join(
         [
-            "models (notebooks/MODEL.ipynb, or the installed ones):",
+            "modelos (notebooks/MODEL.ipynb, ou os instalados):",
             wrap.fill(models),
-            "parameters (-p NAME VALUE; see lib/urbanseg/config.py for what each does):",
+            "parâmetros (-p NAME VALUE; o que cada um faz: lib/urbanseg/config.py):",
             wrap.fill(parameters),
-            "examples:",
-            "  urbanseg run                                  # every model, the synthetic data",
+            "exemplos:",
+            "  urbanseg run                                  # todos os modelos, dados sintéticos",
             "  urbanseg run unet fcn -p epochs 20 --seeds 0 1 2",
-            "  urbanseg run --root /data/cityscapes -f paper # the papers' recipe",
-            "  urbanseg run -v segnet                        # the notebook's whole output",
+            "  urbanseg run --root /data/cityscapes -f paper # a receita dos artigos",
+            "  urbanseg run -v segnet                        # a saída inteira do notebook",
         ]
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="urbanseg",
-        description="Comparative semantic-segmentation studies on Cityscapes.",
-        epilog="Run 'urbanseg COMMAND --help' for the options of a command.",
-    )
-    parser.add_argument("--version", action="version", version=f"urbanseg {__version__}")
-    parser.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress bars or info messages"
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+# --- argparse's own words in Portuguese ----------------------------------------------------------
 
-    p = commands.add_parser("synth", help="generate a synthetic Cityscapes-format data set")
-    p.add_argument("out", type=Path, help="folder to create (must not exist or be empty)")
-    p.add_argument("--train", type=_count, default=128, help="train images (default 128)")
-    p.add_argument("--val", type=_count, default=24, help="val images (default 24)")
-    p.add_argument("--test", type=_count, default=8, help="test images (default 8)")
-    p.add_argument(
-        "--size", type=_size, default=(256, 512), metavar="HxW", help="image size (default 256x512)"
+# argparse's messages (Python 3.10 to 3.13) and their Portuguese; anything else is left as is.
+_ARGPARSE_MESSAGES = (
+    (r"^argument (\S+): ", r"argumento \1: "),
+    (r"the following arguments are required: ", "faltam argumentos obrigatórios: "),
+    (r"unrecognized arguments: ", "argumentos não reconhecidos: "),
+    (r"invalid choice: (.*) \(choose from (.*)\)$", r"escolha inválida: \1 (opções: \2)"),
+    (r"invalid (\w+) value: ", r"valor \1 inválido: "),
+    (r"expected one argument$", "esperado um argumento"),
+    (r"expected at least one argument$", "esperado pelo menos um argumento"),
+    (r"expected at most one argument$", "esperado no máximo um argumento"),
+    (r"expected (\d+) arguments?$", r"esperados \1 argumentos"),
+    (r"ambiguous option: (\S+) could match (.*)$", r"opção ambígua: \1 pode ser \2"),
+)
+
+
+def _portuguese(message: str) -> str:
+    """An argparse error message in Portuguese, as far as _ARGPARSE_MESSAGES knows it."""
+    for pattern, replacement in _ARGPARSE_MESSAGES:
+        message = re.sub(pattern, replacement, message, count=1)
+    return message
+
+
+# The placeholders argparse would make of an option's name (--root ROOT), as the README has them.
+_METAVARS = {
+    "root": "RAIZ",
+    "data_root": "RAIZ",
+    "gt": "RAIZ",
+    "out": "PASTA",
+    "results": "PASTA",
+    "report": "PASTA",
+    "pred": "PASTA",
+    "json": "ARQ.json",
+    "jobs": "N",
+    "threads": "N",
+    "train": "N",
+    "val": "N",
+    "test": "N",
+    "seed": "S",
+    "timeout": "SEGUNDOS",
+    "author": "NOME",
+    "group": "GRUPO",
+    "course": "CURSO",
+    "tolerance": "TOL",
+    "cluster": "ENDEREÇO",
+    "cluster_config": "ARQ.yaml",
+}
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help with "uso:" for "usage:" and Portuguese placeholders (_METAVARS)."""
+
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, "uso: " if prefix is None else prefix)
+
+    def _get_default_metavar_for_optional(self, action):
+        return _METAVARS.get(action.dest, action.dest.upper())
+
+    def _get_default_metavar_for_positional(self, action):
+        return _METAVARS.get(action.dest, action.dest)
+
+
+class _RawEpilogFormatter(_HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """The same, with the epilog printed as written (urbanseg run's lists and examples)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose own words (usage, group titles, -h, errors) are Portuguese. The
+    subparsers are built by the same class (add_subparsers uses the parser's type)."""
+
+    def __init__(self, *args, add_help: bool = True, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, add_help=False, **kwargs)
+        self._positionals.title = "argumentos"
+        self._optionals.title = "opções"
+        if add_help:
+            self.add_argument(
+                "-h",
+                "--help",
+                action="help",
+                default=argparse.SUPPRESS,
+                help="mostra esta ajuda e sai",
+            )
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: erro: {_portuguese(message)}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="urbanseg",
+        description="Estudos comparativos de segmentação semântica no Cityscapes.",
+        epilog="Use 'urbanseg COMANDO --help' para ver as opções de um comando.",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"urbanseg {__version__}",
+        help="mostra a versão e sai",
+    )
+    quiet = "sem barras de progresso nem mensagens informativas"
+    parser.add_argument("-q", "--quiet", action="store_true", help=quiet)
+    commands = parser.add_subparsers(dest="command", metavar="COMANDO")
+
+    p = commands.add_parser(
+        "synth", help="gera um conjunto de dados sintético no formato Cityscapes"
+    )
+    p.add_argument("out", type=Path, help="pasta a criar (não pode existir, ou deve estar vazia)")
+    p.add_argument("--train", type=_count, default=128, help="imagens do split train (padrão 128)")
+    p.add_argument("--val", type=_count, default=24, help="imagens do split val (padrão 24)")
+    p.add_argument("--test", type=_count, default=8, help="imagens do split test (padrão 8)")
+    p.add_argument(
+        "--size",
+        type=_size,
+        default=(256, 512),
+        metavar="AxL",
+        help="tamanho das imagens, altura x largura (padrão 256x512)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="semente aleatória (padrão 0)")
     p.set_defaults(func=cmd_synth)
 
-    p = commands.add_parser("check", help="validate a Cityscapes tree; counts per split and city")
-    p.add_argument("root", type=Path, help="Cityscapes root (with leftImg8bit/ and gtFine/)")
-    p.add_argument("--quick", action="store_true", help="check names and pairs only, decode no PNG")
+    p = commands.add_parser(
+        "check", help="valida uma árvore Cityscapes; contagens por split e por cidade"
+    )
+    p.add_argument("root", type=Path, help="raiz do Cityscapes (com leftImg8bit/ e gtFine/)")
+    p.add_argument(
+        "--quick", action="store_true", help="confere só nomes e pares, sem decodificar PNG"
+    )
     p.set_defaults(func=cmd_check)
 
     p = commands.add_parser(
-        "evaluate", help="score official-format predictions like cityscapesScripts"
-    )
-    p.add_argument("--root", type=Path, required=True, help="Cityscapes root with the ground truth")
-    p.add_argument(
-        "--pred", type=Path, required=True, help="folder of labelIds PNGs, one per image"
+        "evaluate", help="pontua predições no formato oficial como o cityscapesScripts"
     )
     p.add_argument(
-        "--split", default="val", choices=("train", "val"), help="split to score (default val)"
+        "--root", type=Path, required=True, help="raiz do Cityscapes com os rótulos de referência"
     )
-    p.add_argument("--json", type=Path, help="also write the metrics to this JSON file")
-    p.add_argument("--no-instances", action="store_true", help="skip the instance-level iIoU")
+    p.add_argument("--pred", type=Path, required=True, help="pasta de PNGs labelIds, um por imagem")
+    p.add_argument(
+        "--split", default="val", choices=("train", "val"), help="split a pontuar (padrão val)"
+    )
+    p.add_argument("--json", type=Path, help="grava também as métricas neste arquivo JSON")
+    p.add_argument("--no-instances", action="store_true", help="pula o iIoU por instância")
     p.add_argument(
         "--threads",
         "--jobs",
@@ -299,27 +420,27 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="threads decoding the PNGs (default: one per core)",
+        help="threads que decodificam os PNGs (padrão: uma por núcleo)",
     )
     p.set_defaults(func=cmd_evaluate)
 
     p = commands.add_parser(
         "run",
-        help="run model notebooks with papermill (default: all)",
+        help="executa os notebooks dos modelos com o papermill (padrão: todos)",
         epilog=_run_epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_RawEpilogFormatter,
     )
     p.add_argument(
         "models",
         nargs="*",
-        metavar="MODEL",
-        help="notebooks/MODEL.ipynb to run (default: every notebook)",
+        metavar="MODELO",
+        help="notebooks/MODEL.ipynb a executar (padrão: todos os notebooks)",
     )
     p.add_argument(
         "--root",
-        help="Cityscapes root, the data_root parameter (default: the embedded synthetic tree)",
+        help="raiz do Cityscapes, o parâmetro data_root (padrão: a árvore sintética embutida)",
     )
-    p.add_argument("--results", metavar="DIR", help="results folder (default: results)")
+    p.add_argument("--results", metavar="PASTA", help="pasta de resultados (padrão: results)")
     p.add_argument(
         "-p",
         "--parameter",
@@ -327,179 +448,231 @@ def build_parser() -> argparse.ArgumentParser:
         nargs=2,
         action="append",
         default=[],
-        metavar=("NAME", "VALUE"),
-        help="set a notebook parameter (repeatable)",
+        metavar=("NOME", "VALOR"),
+        help="define um parâmetro dos notebooks (repetível)",
     )
     p.add_argument(
         "-f",
         "--parameters-file",
         dest="params_file",
         metavar="PARAMS.yaml",
-        help="notebook parameters from a YAML mapping (-p wins); a name without a file, such "
-        "as 'paper', is a study shipped with urbanseg (studies/paper.yaml: the papers' recipe)",
+        help="parâmetros dos notebooks tirados de um mapeamento YAML (-p prevalece); um nome sem "
+        "arquivo, como 'paper', é um estudo que vem com o urbanseg (studies/paper.yaml: a "
+        "receita dos artigos)",
     )
     p.add_argument(
         "--seeds",
         nargs="+",
         type=int,
         metavar="K",
-        help="run every model once per seed, into RESULTS/MODEL/seed-K/ (default: one run, "
-        "with the seed parameter)",
+        help="executa cada modelo uma vez por semente, em PASTA/MODELO/seed-K/ (padrão: uma "
+        "execução, com o parâmetro seed)",
     )
-    p.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default 1)")
+    p.add_argument(
+        "--jobs", type=int, default=1, help="notebooks executados ao mesmo tempo (padrão 1)"
+    )
     p.add_argument(
         "--force",
         action="store_true",
-        help="rerun models whose results are complete for these parameters",
+        help="executa de novo os modelos cujos resultados estão completos para estes parâmetros",
     )
     p.add_argument(
         "--notebooks",
         default=None,
-        metavar="DIR",
-        help="notebooks folder "
-        "(default: ./notebooks if it exists, else the notebooks installed with urbanseg)",
+        metavar="PASTA",
+        help="pasta dos notebooks "
+        "(padrão: ./notebooks se existir, senão os notebooks instalados com o urbanseg)",
     )
     p.add_argument(
-        "--timeout", type=int, default=None, help="per-cell time limit in seconds (default: none)"
+        "--timeout",
+        type=int,
+        default=None,
+        help="limite de tempo por célula, em segundos (padrão: nenhum)",
+    )
+    cluster = p.add_argument_group('num cluster Dask (README, "Num cluster")')
+    cluster.add_argument(
+        "--cluster",
+        help="executa cada (modelo, semente) como tarefa Dask: o endereço de um scheduler "
+        "(tcp://HOST:8786), ou slurm / pbs para iniciar jobs pelo dask-jobqueue",
+    )
+    cluster.add_argument(
+        "--cluster-config",
+        type=Path,
+        help="o que cada job de slurm / pbs pede: fila, tempo, núcleos, memória, GPUs",
+    )
+    cluster.add_argument(
+        "--shared-results",
+        action="store_true",
+        help="os workers veem a pasta de resultados no mesmo caminho e gravam nela "
+        "(padrão: cada execução volta para esta máquina)",
+    )
+    cluster.add_argument(
+        "--without-models",
+        action="store_true",
+        help="não traz de volta os arquivos model.keras (predict e bundle precisam deles)",
     )
     p.add_argument(
         "-v",
         "--verbose",
         action="store_true",
-        help="stream each notebook's whole output (also kept in RESULTS/MODEL/seed-K/run.log) "
-        "instead of a progress bar",
+        help="mostra a saída inteira de cada notebook (guardada também em "
+        "PASTA/MODELO/seed-K/run.log) em vez de uma barra de progresso",
     )
     p.set_defaults(func=cmd_run)
 
-    p = commands.add_parser("report", help="render the comparative HTML/PDF report")
-    p.add_argument("--results", default="results", help="results folder (default results/)")
-    p.add_argument("--out", default="report", help="output folder (default report/)")
-    p.add_argument("--lang", default="pt", choices=("pt", "en"), help="language (default pt)")
-    p.add_argument("--no-pdf", action="store_true", help="HTML only")
+    # the study's identity: option -> what it is, an example
+    identity = {
+        "author": ("autor(a) do estudo", "Ana Souza"),
+        "group": ("grupo do estudo", "G3"),
+        "course": ("disciplina do estudo", "Visão 2026"),
+    }
+
+    p = commands.add_parser("report", help="gera o relatório comparativo em HTML/PDF")
+    p.add_argument("--results", default="results", help="pasta de resultados (padrão results/)")
+    p.add_argument("--out", default="report", help="pasta de saída (padrão report/)")
+    p.add_argument("--lang", default="pt", choices=("pt", "en"), help="idioma (padrão pt)")
+    p.add_argument("--no-pdf", action="store_true", help="só HTML")
     p.add_argument(
         "--root",
         "--data-root",
         dest="data_root",
         default=None,
-        help="Cityscapes root of the sample images, when it has moved since the runs (default: "
-        "the root recorded in each metrics.json)",
+        help="raiz do Cityscapes das imagens de exemplo, se mudou de lugar desde as execuções "
+        "(padrão: a raiz gravada em cada metrics.json)",
     )
-    for field, example in (("author", "Ana Souza"), ("group", "G3"), ("course", "Visão 2026")):
+    for field, (what, example) in identity.items():
         p.add_argument(
             f"--{field}",
             default=None,
-            help=f"the study's {field}, on the cover and in the metadata, e.g. {example!r} "
-            "(default: RESULTS/study.yaml's, else none)",
+            help=f"{what}, na capa e nos metadados, ex.: {example!r} "
+            "(padrão: o valor em PASTA/study.yaml, senão nenhum)",
         )
     p.set_defaults(func=cmd_report)
 
-    p = commands.add_parser("notebooks", help="copy the model notebooks out (pip/Colab installs)")
-    p.add_argument("out", type=Path, metavar="DIR", help="folder to copy them into")
+    p = commands.add_parser(
+        "notebooks", help="copia os notebooks dos modelos para fora (instalações pip/Colab)"
+    )
+    p.add_argument("out", type=Path, metavar="PASTA", help="pasta para onde copiá-los")
     p.set_defaults(func=cmd_notebooks)
 
     p = commands.add_parser(
-        "new-model", help="start a model of your own: NOTEBOOKS/NAME.ipynb from the template"
+        "new-model",
+        help="começa um modelo próprio: NOTEBOOKS/NAME.ipynb a partir do modelo-base",
     )
-    p.add_argument("name", metavar="NAME", help="the model's name: lowercase, digits and _")
+    p.add_argument("name", metavar="NOME", help="o nome do modelo: minúsculas, dígitos e _")
     p.add_argument(
         "--notebooks",
         default="notebooks",
-        metavar="DIR",
-        help="notebooks folder (default notebooks)",
+        metavar="PASTA",
+        help="pasta dos notebooks (padrão notebooks)",
     )
     p.set_defaults(func=cmd_new_model)
 
     p = commands.add_parser(
         "validate",
-        help="check a model notebook in a minute: parameters, model_info, a one-step run on "
-        "two synthetic images, its result record (exit 2 if a problem is found)",
+        help="confere um notebook de modelo em um minuto: parâmetros, model_info, uma execução "
+        "de um passo em duas imagens sintéticas, o registro do resultado (status 2 se houver "
+        "problema)",
     )
     p.add_argument("notebook", type=Path, metavar="NOTEBOOK", help="notebooks/NAME.ipynb")
     p.add_argument(
-        "--keep", type=Path, metavar="DIR", help="keep the tiny run (data, executed notebook) here"
+        "--keep",
+        type=Path,
+        metavar="PASTA",
+        help="guarda aqui a execução mínima (dados, notebook executado)",
     )
     p.set_defaults(func=cmd_validate)
 
     p = commands.add_parser(
-        "bundle", help="one zip of the study to hand in: report, notebooks, records, manifest"
+        "bundle",
+        help="um zip do estudo para entregar: relatório, notebooks, registros, manifesto",
     )
-    p.add_argument("--results", default="results", help="results folder (default results/)")
-    p.add_argument("--report", default="report", help="report folder (default report/)")
+    p.add_argument("--results", default="results", help="pasta de resultados (padrão results/)")
+    p.add_argument("--report", default="report", help="pasta do relatório (padrão report/)")
     p.add_argument(
-        "-o", "--out", default="submission.zip", help="the zip to write (default submission.zip)"
+        "-o",
+        "--out",
+        default="submission.zip",
+        metavar="ARQ.zip",
+        help="o zip a gravar (padrão submission.zip)",
     )
-    for field in ("author", "group", "course"):
+    for field, (what, _) in identity.items():
         p.add_argument(
-            f"--{field}", default=None, help=f"the study's {field} (default: RESULTS/study.yaml's)"
+            f"--{field}", default=None, help=f"{what} (padrão: o valor em PASTA/study.yaml)"
         )
     p.add_argument(
         "--predict",
         metavar="SPLIT",
         default=None,
-        help="also each run's official-format predictions of SPLIT, for a teacher's leaderboard",
+        help="inclui também as predições de cada execução para o SPLIT, no formato oficial, "
+        "para o ranking do professor",
     )
     p.add_argument(
-        "--root", default=None, help="the data set to predict (default: each run's recorded one)"
+        "--root",
+        default=None,
+        help="o conjunto de dados a predizer (padrão: o gravado em cada execução)",
     )
     p.set_defaults(func=cmd_bundle)
 
     p = commands.add_parser(
         "verify",
-        help="check a bundle: hashes, notebooks, records against their matrices, the report's "
-        "table (exit 1 if a problem is found)",
+        help="confere um pacote: hashes, notebooks, registros contra as suas matrizes, a tabela "
+        "do relatório (status 1 se houver problema)",
     )
-    p.add_argument("bundle", type=Path, metavar="BUNDLE.zip", help="a zip from urbanseg bundle")
+    p.add_argument("bundle", type=Path, metavar="BUNDLE.zip", help="um zip do urbanseg bundle")
     p.add_argument(
         "--expect-fingerprint",
         default=None,
         metavar="HASH",
-        help="the validation set every run must have been scored on (urbanseg bundle prints it)",
+        help="o conjunto de validação em que toda execução deve ter sido pontuada (o urbanseg "
+        "bundle o mostra)",
     )
     p.set_defaults(func=cmd_verify)
 
     p = commands.add_parser(
         "rerun",
-        help="run a bundle's notebooks again with their recorded parameters and list every "
-        "metric that moved (exit 1 if one did)",
+        help="executa de novo os notebooks de um pacote com os parâmetros gravados e lista toda "
+        "métrica que mudou (status 1 se alguma mudou)",
     )
-    p.add_argument("bundle", type=Path, metavar="BUNDLE.zip", help="a zip from urbanseg bundle")
-    p.add_argument(
-        "--root", default=None, help="Cityscapes root to use instead of the recorded one"
-    )
+    p.add_argument("bundle", type=Path, metavar="BUNDLE.zip", help="um zip do urbanseg bundle")
+    p.add_argument("--root", default=None, help="raiz do Cityscapes a usar no lugar da gravada")
     p.add_argument(
         "--tolerance",
         type=float,
         default=0.005,
-        help="largest change of a score (0..1) that counts as the same (default 0.005)",
+        help="maior variação de uma nota (0..1) que ainda conta como igual (padrão 0.005)",
     )
     p.set_defaults(func=cmd_rerun)
 
     p = commands.add_parser(
         "leaderboard",
-        help="rank bundles by their predictions of a split whose labels only you have",
+        help="ordena pacotes pelas predições de um split cujos rótulos só você tem (o ranking)",
     )
     p.add_argument("bundles", nargs="+", type=Path, metavar="BUNDLE.zip")
     p.add_argument(
-        "--gt", required=True, type=Path, metavar="ROOT", help="Cityscapes root with the labels"
+        "--gt", required=True, type=Path, metavar="RAIZ", help="raiz do Cityscapes com os rótulos"
     )
     p.add_argument(
-        "--split", required=True, help="the split to score: any folder under ROOT/gtFine/"
+        "--split", required=True, help="o split a pontuar: qualquer pasta em ROOT/gtFine/"
     )
     p.add_argument(
         "-o",
         "--out",
         default="leaderboard.html",
-        help="HTML table; a .csv beside it (default leaderboard.html)",
+        metavar="ARQ.html",
+        help="tabela HTML; um .csv ao lado (padrão leaderboard.html)",
     )
     p.set_defaults(func=cmd_leaderboard)
 
     p = commands.add_parser(
-        "predict", help="write official-format labelIds PNGs of a trained model"
+        "predict", help="grava PNGs labelIds no formato oficial a partir de um modelo treinado"
     )
-    p.add_argument("run", type=Path, metavar="RESULTS/MODEL", help="a model's results folder")
-    p.add_argument("--root", type=Path, required=True, help="Cityscapes root")
-    p.add_argument("--split", required=True, choices=("val", "test"), help="split to predict")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument(
+        "run", type=Path, metavar="RESULTADOS/MODELO", help="a pasta de resultados de um modelo"
+    )
+    p.add_argument("--root", type=Path, required=True, help="raiz do Cityscapes")
+    p.add_argument("--split", required=True, choices=("val", "test"), help="split a predizer")
+    p.add_argument("--out", type=Path, required=True, help="pasta de saída")
     p.set_defaults(func=cmd_predict)
     for command in commands.choices.values():  # -q after the command works too
         command.add_argument(
@@ -507,7 +680,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--quiet",
             action="store_true",
             default=argparse.SUPPRESS,
-            help="no progress bars or info messages",
+            help=quiet,
         )
     return parser
 
@@ -525,19 +698,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except InputError as error:
-        print(f"urbanseg: error: {error}", file=sys.stderr)
+        print(f"urbanseg: erro: {error}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as error:
         if error.name != "tensorflow":
             raise
         print(
-            "urbanseg: error: TensorFlow is not installed (the input pipeline needs it): "
-            "pip install 'urbanseg[cpu]', or 'urbanseg[gpu]' for CUDA",
+            "urbanseg: erro: o TensorFlow não está instalado (o pipeline de entrada precisa "
+            "dele): pip install 'urbanseg[cpu]', ou 'urbanseg[gpu]' para CUDA",
             file=sys.stderr,
         )
         return 2
     except KeyboardInterrupt:
-        print("urbanseg: interrupted", file=sys.stderr)
+        print("urbanseg: interrompido", file=sys.stderr)
         return 130
 
 

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,7 @@ class RunConfig:
         unknown = sorted(set(values) - set(names))
         if unknown:
             raise InputError(
-                f"unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(names)}"
+                f"parâmetro(s) desconhecido(s) {', '.join(unknown)}; válidos: {', '.join(names)}"
             )
         config = cls(**{name: _coerce(name, value) for name, value in values.items()})
         config.validate()
@@ -75,66 +76,68 @@ class RunConfig:
         for name in ("image_height", "image_width"):
             value = getattr(self, name)
             if value < 32 or value % 32:
-                raise InputError(f"{name}={value}: must be a positive multiple of 32")
+                raise InputError(f"{name}={value}: deve ser um múltiplo positivo de 32")
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
-                raise InputError(f"{name}={getattr(self, name)}: must be at least 1")
+                raise InputError(f"{name}={getattr(self, name)}: deve ser pelo menos 1")
         for name in ("max_train_images", "max_val_images"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise InputError(f"{name}={value}: must be at least 1, or None for the whole split")
+                raise InputError(
+                    f"{name}={value}: deve ser pelo menos 1, ou None para o split inteiro"
+                )
         if self.optimizer not in OPTIMIZERS:
             raise InputError(
-                f"optimizer={self.optimizer!r}: must be one of {', '.join(map(repr, OPTIMIZERS))}"
+                f"optimizer={self.optimizer!r}: deve ser um de {', '.join(map(repr, OPTIMIZERS))}"
             )
         if self.iterations is not None and self.iterations < 1:
-            raise InputError(f"iterations={self.iterations}: must be at least 1, or None")
+            raise InputError(f"iterations={self.iterations}: deve ser pelo menos 1, ou None")
         if self.warmup_iterations < 0:
-            raise InputError(f"warmup_iterations={self.warmup_iterations}: must be 0 or more")
+            raise InputError(f"warmup_iterations={self.warmup_iterations}: deve ser 0 ou mais")
         for name in ("momentum", "weight_decay", "min_learning_rate"):
             if not 0 <= getattr(self, name) < (1 if name == "momentum" else math.inf):
-                raise InputError(f"{name}={getattr(self, name)}: out of range")
+                raise InputError(f"{name}={getattr(self, name)}: fora do intervalo válido")
         if not 0 < self.backbone_lr_mult <= 10:
-            raise InputError(f"backbone_lr_mult={self.backbone_lr_mult}: must be in (0, 10]")
+            raise InputError(f"backbone_lr_mult={self.backbone_lr_mult}: deve estar em (0, 10]")
         if (self.crop_height is None) != (self.crop_width is None):
-            raise InputError("crop_height and crop_width: give both, or neither")
+            raise InputError("crop_height e crop_width: passe os dois, ou nenhum")
         for name in ("crop_height", "crop_width"):
             value = getattr(self, name)
             if value is not None and (value < 32 or value % 32):
-                raise InputError(f"{name}={value}: must be a positive multiple of 32")
+                raise InputError(f"{name}={value}: deve ser um múltiplo positivo de 32")
         low, high = scale_bounds(self.scale_range)
         if not 0 < low <= high:
-            raise InputError(f"scale_range={self.scale_range!r}: expected 0 < low <= high")
+            raise InputError(f"scale_range={self.scale_range!r}: esperado 0 < mínimo <= máximo")
         if not 0 < self.cat_max_ratio <= 1:
-            raise InputError(f"cat_max_ratio={self.cat_max_ratio}: must be in (0, 1]")
+            raise InputError(f"cat_max_ratio={self.cat_max_ratio}: deve estar em (0, 1]")
         if self.eval_mode not in EVAL_MODES:
             raise InputError(
-                f"eval_mode={self.eval_mode!r}: must be one of {', '.join(map(repr, EVAL_MODES))}"
+                f"eval_mode={self.eval_mode!r}: deve ser um de {', '.join(map(repr, EVAL_MODES))}"
             )
         if not 0 <= self.eval_overlap < 1:
-            raise InputError(f"eval_overlap={self.eval_overlap}: must be in [0, 1)")
+            raise InputError(f"eval_overlap={self.eval_overlap}: deve estar em [0, 1)")
         if self.output_stride not in (None, 8, 16):
-            raise InputError(f"output_stride={self.output_stride}: must be 8, 16 or None")
+            raise InputError(f"output_stride={self.output_stride}: deve ser 8, 16 ou None")
         if not 0 <= self.aux_loss <= 1:
             raise InputError(
-                f"aux_loss={self.aux_loss}: must be between 0 (no auxiliary head) and 1"
+                f"aux_loss={self.aux_loss}: deve estar entre 0 (sem cabeça auxiliar) e 1"
             )
         if not self.learning_rate > 0:
-            raise InputError(f"learning_rate={self.learning_rate}: must be positive")
+            raise InputError(f"learning_rate={self.learning_rate}: deve ser positivo")
         if not self.min_learning_rate < self.learning_rate:
             raise InputError(
-                f"min_learning_rate={self.min_learning_rate}: must be below learning_rate "
+                f"min_learning_rate={self.min_learning_rate}: deve ser menor que learning_rate "
                 f"({self.learning_rate})"
             )
         if self.selection not in SELECTIONS:
             raise InputError(
-                f"selection={self.selection!r}: must be one of {', '.join(map(repr, SELECTIONS))}"
+                f"selection={self.selection!r}: deve ser um de {', '.join(map(repr, SELECTIONS))}"
             )
         if self.variant not in ("default", "seed"):
-            raise InputError(f"variant={self.variant!r}: must be 'default' or 'seed'")
+            raise InputError(f"variant={self.variant!r}: deve ser 'default' ou 'seed'")
         if self.width is not None and not self.width > 0:
             raise InputError(
-                f"width={self.width}: must be positive, or None for the model's default"
+                f"width={self.width}: deve ser positivo, ou None para o padrão do modelo"
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,6 +147,8 @@ class RunConfig:
         """A short hash of the model name and every parameter that changes the result."""
         values = self.to_dict()
         values.pop("results_dir")
+        if values["data_root"]:  # data/cityscapes, ./data/cityscapes/ and its absolute path
+            values["data_root"] = os.path.abspath(os.path.expanduser(values["data_root"]))
         text = json.dumps({"model": model, **values}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -162,7 +167,7 @@ def _coerce(name: str, value: Any) -> Any:
     if value is None or (optional and isinstance(value, str) and value.lower() in _NONE_WORDS):
         if optional:
             return None
-        raise InputError(f"{name}=None: a value is required")
+        raise InputError(f"{name}=None: um valor é obrigatório")
     base = kind.split("|")[0].strip()
     try:
         if base == "bool":
@@ -184,7 +189,7 @@ def _coerce(name: str, value: Any) -> Any:
             return float(value)
         return str(value)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(f"{name}={value!r}: expected {base}") from None
+        raise InputError(f"{name}={value!r}: esperado {base}") from None
 
 
 def _boolean(value: Any) -> bool:
@@ -222,22 +227,24 @@ def load_parameters_file(path: str | Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(f"{path}: parameters file not found") from None
+        raise InputError(f"{path}: arquivo de parâmetros não encontrado") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: cannot read the parameters file ({error})") from None
+        raise InputError(
+            f"{path}: não foi possível ler o arquivo de parâmetros ({error})"
+        ) from None
     try:
         values = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
+        where = f" linha {mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise InputError(f"{path}:{where}: malformed YAML ({problem})") from None
+        raise InputError(f"{path}:{where}: YAML malformado ({problem})") from None
     if values is None:
         return {}
     if not isinstance(values, dict):
         raise InputError(
-            f"{path}: expected a mapping of parameter names to values, "
-            f"got a {type(values).__name__}"
+            f"{path}: esperado um mapeamento de nomes de parâmetros para valores, "
+            f"recebido: {type(values).__name__}"
         )
     try:
         RunConfig.from_dict(values)

@@ -33,12 +33,14 @@ turn around the same ``_Job`` and its folder. What the terminal shows is urbanse
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import logging
 import os
 import pickle
 import queue
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -110,13 +112,13 @@ class RunSummary:
         return 1 if self.failed else 0
 
     def format(self) -> str:
-        rows = [("model", "seed", "status", "seconds", "error")]
+        rows = [("modelo", "semente", "status", "segundos", "erro")]
         for run in self.runs:
             seconds = "-" if run.seconds is None else f"{run.seconds:.1f}"
             error = run.error or ""
             if len(error) > 100:
                 error = error[:97] + "..."
-            status = "FAILED" if run.status == "failed" else run.status
+            status = _SHOWN_STATUS.get(run.status, run.status)
             rows.append((run.model, str(run.seed), status, seconds, error))
         widths = [max(len(row[column]) for row in rows) for column in range(4)]
         lines = [
@@ -124,8 +126,15 @@ class RunSummary:
             f"{seconds:>{widths[3]}}  {error}".rstrip()
             for model, seed, status, seconds, error in rows
         ]
-        lines.append(f"{len(self.ran)} ran, {len(self.skipped)} skipped, {len(self.failed)} failed")
+        ran, skipped, failed = len(self.ran), len(self.skipped), len(self.failed)
+        lines.append(
+            f"{ran} executado{'' if ran == 1 else 's'}, {skipped} pulado{'' if skipped == 1 else 's'}"
+            f", {failed} {'falhou' if failed == 1 else 'falharam'}"
+        )
         return "\n".join(lines)
+
+
+_SHOWN_STATUS = {"ok": "ok", "skipped": "pulado", "failed": "FALHOU"}  # the table's words
 
 
 @dataclass(frozen=True)
@@ -146,7 +155,7 @@ class _Job:
 
     @property
     def name(self) -> str:
-        return f"{self.model} (seed {self.seed})"
+        return f"{self.model} (semente {self.seed})"
 
     @property
     def log_path(self) -> Path:
@@ -174,6 +183,10 @@ def run_models(
     progress: bool = True,
     verbose: bool = False,
     kernel_name: str = KERNEL_NAME,
+    cluster: str | None = None,
+    cluster_config: str | os.PathLike | None = None,
+    shared_results: bool = False,
+    keep_models: bool = True,
 ) -> RunSummary:
     """Execute the model notebooks (all discovered ones when ``models`` is None), once per seed.
 
@@ -192,14 +205,19 @@ def run_models(
             by the notebook through urbanseg.progress; a line per model start and end is logged
             at INFO anyway. Each notebook's whole output goes to ``<its folder>/run.log``.
         verbose: stream that output to the terminal as it comes, instead of the bars.
+        cluster: run on a Dask cluster instead of local processes (urbanseg.cluster): a
+            scheduler's address (``tcp://host:8786``), or "slurm"/"pbs" to start jobs through
+            dask-jobqueue as ``cluster_config`` (a YAML file) says. ``shared_results``: the
+            workers see ``results_dir`` at the same path and write in place; otherwise each run's
+            folder comes back to this machine. ``keep_models``: bring the model files back too.
 
     Raises InputError, before anything runs, for an unknown model, an unknown parameter or a bad
     value. A failing notebook is recorded in the summary, not raised.
     """
     if not isinstance(jobs, int) or jobs < 1:
-        raise InputError(f"jobs={jobs!r}: must be at least 1")
+        raise InputError(f"jobs={jobs!r}: deve ser pelo menos 1")
     if timeout is not None and not timeout > 0:
-        raise InputError(f"timeout={timeout!r}: must be positive, or None for no limit")
+        raise InputError(f"timeout={timeout!r}: deve ser positivo, ou None (sem limite)")
     overrides = dict(parameters or {})
     if results_dir is not None:
         overrides["results_dir"] = str(results_dir)
@@ -207,17 +225,21 @@ def run_models(
     config = RunConfig.from_dict(overrides)
     # Inject the checked values (learning_rate 1 -> 1.0), only for the names that were given.
     injected = {name: getattr(config, name) for name in overrides}
+    if cluster is not None and config.data_root:  # the workers run elsewhere: no relative path
+        injected["data_root"] = os.path.abspath(os.path.expanduser(config.data_root))
 
     notebooks_dir = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir()
     notebooks = discover_notebooks(notebooks_dir)
     if not notebooks:
-        raise InputError(f"{notebooks_dir}: no model notebooks (*.ipynb not starting with _)")
+        raise InputError(
+            f"{notebooks_dir}: nenhum notebook de modelo (*.ipynb que não começa com _)"
+        )
     selected = list(dict.fromkeys(models)) if models else list(notebooks)
     unknown = [name for name in selected if name not in notebooks]
     if unknown:
         raise InputError(
-            f"unknown model(s) {', '.join(unknown)}; notebooks in {notebooks_dir}: "
-            f"{', '.join(notebooks) or 'none'}"
+            f"modelo(s) desconhecido(s) {', '.join(unknown)}; notebooks em {notebooks_dir}: "
+            f"{', '.join(notebooks) or 'nenhum'}"
         )
 
     seed_list = _check_seeds(seeds) if seeds is not None else None
@@ -252,18 +274,33 @@ def run_models(
     for job in planned:
         if not force and _is_complete(job):
             logger.info(
-                "%s: skipped, results complete for these parameters (digest %s)",
+                "%s: pulado, resultados completos para estes parâmetros (digest %s)",
                 job.name,
                 job.digest,
             )
             outcomes[(job.model, job.seed)] = ModelRun(job.model, "skipped", seed=job.seed)
         else:
             pending.append(job)
+    if cluster is not None:  # one run per worker (or GPU slot): nothing runs beside it
+        from .cluster import execute_on_cluster
+
+        console = RunConsole(len(pending), progress=progress, verbose=verbose)
+        outcomes.update(
+            execute_on_cluster(
+                pending,
+                console,
+                target=cluster,
+                config_path=cluster_config,
+                shared=shared_results,
+                keep_models=keep_models,
+            )
+        )
+        return RunSummary([outcomes[(job.model, job.seed)] for job in planned])
     if pending:
         ensure_kernel(kernel_name)
     workers = max(min(jobs, len(pending)), 1)
     pending = [dataclasses.replace(job, concurrent_runs=workers) for job in pending]
-    console = RunConsole(len(pending), progress=progress, verbose=verbose)
+    console = RunConsole(len(pending), progress=progress, verbose=verbose, slots=workers)
     outcomes.update(_execute_all(pending, workers, console))
     return RunSummary([outcomes[(job.model, job.seed)] for job in planned])
 
@@ -274,9 +311,9 @@ def _check_seeds(seeds: Iterable[int]) -> list[int]:
         try:
             checked.append(RunConfig.from_dict({"seed": seed}).seed)
         except InputError:
-            raise InputError(f"seed {seed!r}: expected a whole number") from None
+            raise InputError(f"semente {seed!r}: esperado um número inteiro") from None
     if not checked:
-        raise InputError("--seeds: give at least one seed, e.g. --seeds 0 1 2")
+        raise InputError("--seeds: passe pelo menos uma semente, ex.: --seeds 0 1 2")
     return list(dict.fromkeys(checked))
 
 
@@ -340,6 +377,7 @@ def _execute_in_subprocess(job: _Job) -> ModelRun:
             "from urbanseg.runner import _worker; _worker()",
             str(job_file),
             str(result_file),
+            str(os.getpid()),
         ]
         # Output to a file, not a pipe: a kernel outliving its worker cannot block the read.
         with open(job.log_path, "w+b") as output:
@@ -356,19 +394,38 @@ def _execute_in_subprocess(job: _Job) -> ModelRun:
         job.progress_path.unlink(missing_ok=True)
         if result_file.exists():
             return pickle.loads(result_file.read_bytes())
-    last = next((line for line in reversed(text.splitlines()) if line.strip()), "no output")
+    last = next((line for line in reversed(text.splitlines()) if line.strip()), "sem saída")
     log = os.path.join(job.shown_dir, LOG_FILE)
-    error = _one_line(f"worker process exited with status {status}: {last} (see {log})")
+    error = _one_line(f"o processo worker terminou com status {status}: {last} (veja {log})")
     return ModelRun(job.model, "failed", error=error, seed=job.seed)
 
 
 def _worker() -> None:
     """Entry point of a worker process: ``python -c ... JOB_FILE RESULT_FILE``."""
-    job_file, result_file = sys.argv[1:3]
+    job_file, result_file, parent = sys.argv[1:4]
+    _stop_with(int(parent))
     # papermill's messages and the notebook's output, streamed to run.log as they come
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
     run = _execute(pickle.loads(Path(job_file).read_bytes()))
     Path(result_file).write_bytes(pickle.dumps(run))
+
+
+def _stop_with(parent: int) -> None:
+    """Make SIGTERM an interruption (papermill then shuts the kernel down and the run's results
+    stay as they were) and, on Linux, have the kernel send it when ``parent`` dies: a runner or
+    Dask worker killed outright leaves no worker training on its own."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it died before the line above
+        raise SystemExit("urbanseg: o processo que iniciou esta execução terminou")
 
 
 def _execute(job: _Job) -> ModelRun:
@@ -439,7 +496,7 @@ def _keep_notebook(job: _Job, running: Path) -> str | None:
             metadata["output_path"] = shown
             nbformat.write(notebook, running)
     except Exception as error:  # a notebook we cannot read back is still worth keeping
-        logger.debug("%s: papermill metadata left as is (%s)", running, error)
+        logger.debug("%s: metadados do papermill mantidos como estão (%s)", running, error)
     os.replace(running, final)
     return shown
 
@@ -448,17 +505,17 @@ def _metrics_problem(job: _Job) -> str | None:
     """None when results/<model>/metrics.json says ok for this job's digest; else what is wrong."""
     shown = f"{job.shown_dir}/{METRICS_FILE}"
     if not (job.out_dir / METRICS_FILE).is_file():
-        return f"the notebook finished without writing {shown}"
+        return f"o notebook terminou sem gravar {shown}"
     try:
         record = RunRecord.read(job.out_dir)
     except InputError as error:
-        return f"unreadable: {error}"
+        return f"ilegível: {error}"
     if not record.ok:
-        return f"{shown}: status {record.status!r}, not 'ok'"
+        return f"{shown}: status {record.status!r}, não 'ok'"
     if record.digest != job.digest:
         return (
-            f"{shown}: digest {record.digest!r}, expected {job.digest!r} (the notebook "
-            f"ran with other parameters than the runner passed)"
+            f"{shown}: digest {record.digest!r}, esperado {job.digest!r} (o notebook foi "
+            f"executado com parâmetros diferentes dos que o runner passou)"
         )
     return None
 
@@ -489,4 +546,4 @@ def _one_line(error: BaseException | str) -> str:
         else (f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
     )
     text = _ANSI.sub("", text).strip()
-    return text.splitlines()[0] if text else "unknown error"
+    return text.splitlines()[0] if text else "erro desconhecido"
