@@ -281,3 +281,18 @@ def test_a_bad_cluster_config_is_one_line_naming_the_file(tmp_path, text, messag
         load_cluster_config(config)
     assert str(error.value).startswith(f"{config}: ")
     assert message in str(error.value)
+
+
+def test_without_dask_the_message_says_what_to_install(monkeypatch):
+    from urbanseg.cluster import require_dask
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import fails as if not installed
+    with pytest.raises(InputError, match=r"pip install 'urbanseg\[cluster\]'"):
+        require_dask()
+
+
+def test_a_bad_cluster_target_is_refused_before_anything_runs():
+    from urbanseg.cluster import connect
+
+    with pytest.raises(InputError, match="--cluster slurmm: esperado um endereço tcp://"):
+        connect("slurmm", None, runs=1)

@@ -126,7 +126,7 @@ def test_load_parameters_file(tmp_path):
     [
         ("epochs", "1e1", 10),
         ("epochs", "10.0", 10),
-        ("seed", "9007199254740993", 9007199254740993),  # 2**53 + 1: not through a float
+        ("iterations", "9007199254740993", 9007199254740993),  # 2**53 + 1: not through a float
         ("max_train_images", "~", None),
         ("max_train_images", "NULL", None),
         ("learning_rate", "1e-3", 0.001),

@@ -82,8 +82,8 @@ def test_notebook_runs_and_report_renders(tmp_path):
         for o in c.get("outputs", [])
     ]
     assert not any("\r" in text for text in texts)
-    training = [text for text in texts if "train fcn" in text and "100%" in text]
-    assert len(training) == 1 and training[0].startswith("epoch 1: loss ")
+    training = [text for text in texts if "treino fcn" in text and "100%" in text]
+    assert len(training) == 1 and training[0].startswith("época 1: perda ")
     assert "Executing Cell" in (run / "run.log").read_text()  # the whole output, kept
 
     # the same parameters again: skipped, nothing rewritten

@@ -293,7 +293,9 @@ def test_malformed_metrics_names_the_file(tmp_path):
     with pytest.raises(InputError, match=re.escape(str(folder / "metrics.json"))):
         RunRecord.read(folder)
     with pytest.raises(InputError, match="metrics.json"):
-        collect(tmp_path / "results")
+        load_records(tmp_path / "results")
+    row = collect(tmp_path / "results").iloc[0]  # the summary lists it as a failed run
+    assert row["status"] == "failed" and str(folder / "metrics.json") in row["error"]
 
 
 def test_plots_return_figures():

@@ -58,6 +58,20 @@ def write_notebook(path, *cells, defaults=NOTEBOOK_DEFAULTS):
     nbformat.write(notebook, path)
 
 
+def write_names_tree(root, splits=("train", "val")):
+    """A Cityscapes tree of empty files: what the runner checks of data_root before anything
+    runs (the names; the fixture notebooks read nothing)."""
+    for split in splits:
+        for folder, suffix in (
+            ("leftImg8bit", "_leftImg8bit.png"),
+            ("gtFine", "_gtFine_labelIds.png"),
+        ):
+            path = Path(root) / folder / split / "aachen" / f"aachen_000000_000000{suffix}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+    return Path(root)
+
+
 @pytest.fixture(scope="session")
 def kernel():
     return ensure_kernel()
@@ -185,14 +199,17 @@ def test_a_dead_worker_fails_the_model_but_leaves_its_results(project, kernel, m
     monkeypatch.setattr(sys, "executable", "/bin/false")  # every worker process exits at once
     summary = run_models(["ok", "bad"], jobs=2, force=True, progress=False)
     assert [run.model for run in summary.failed] == ["ok", "bad"]
+    staging = next((project / "results" / "ok").glob(".seed-0.staging-*"))  # the attempt's
     assert summary.failed[0].error == (
         "o processo worker terminou com status 1: sem saída "
-        f"(veja {os.path.join('results', 'ok', 'seed-0', 'run.log')})"
+        f"(veja {os.path.join('results', 'ok', staging.name, 'ok', 'seed-0', 'run.log')})"
     )
     assert (project / "results" / "ok" / "seed-0" / "metrics.json").exists()
     assert not (project / "results" / "ok" / "seed-0" / "failed.json").exists()
-    # the notebook never started: no failure recorded, only what the worker printed
-    assert [p.name for p in (project / "results" / "bad" / "seed-0").iterdir()] == ["run.log"]
+    # the notebook never started: no failure recorded, only what the worker printed, staged
+    assert not (project / "results" / "bad" / "seed-0").exists()
+    staged = next((project / "results" / "bad").glob(".seed-0.staging-*"))
+    assert [p.name for p in staged.rglob("*") if p.is_file()] == ["run.log"]
 
 
 @pytest.mark.slow
@@ -214,6 +231,7 @@ def test_a_notebook_that_writes_no_metrics_fails(project, kernel):
 @pytest.mark.slow
 def test_run_command_reads_params_file_then_overrides(project, kernel, capsys):
     (project / "params.yaml").write_text("epochs: 4\nlearning_rate: 1e-2\nseed: 3\n")
+    write_names_tree(project / "001")  # checked before anything runs
     argv = [
         "-q",
         "run",

@@ -36,6 +36,23 @@ def _count(text: str) -> int:
     return value
 
 
+def _root(option: str, *, kind=str, synthetic: bool = False):
+    """The argparse type of a data-root option: the text as ``kind``, or InputError for an
+    empty one, which is what `--root $DATA` gives when DATA is unset (never the synthetic tree:
+    that is what leaving the option out means, where ``synthetic``)."""
+
+    def parse(text: str):
+        if not text.strip():
+            hint = f", ou omita {option} para a árvore sintética" if synthetic else ""
+            raise InputError(
+                f"{option} {text!r}: caminho vazio (uma variável como $DATA não definida?); "
+                f"passe a raiz do Cityscapes{hint}"
+            )
+        return kind(text)
+
+    return parse
+
+
 def cmd_synth(args) -> int:
     from .synth import generate
 
@@ -63,8 +80,10 @@ def cmd_check(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluation import evaluate_predictions, format_table, write_json
+    from .evaluation import check_json_path, evaluate_predictions, format_table, write_json
 
+    if args.json:
+        check_json_path(args.json)  # a typo costs no evaluation
     metrics = evaluate_predictions(
         args.root,
         args.pred,
@@ -120,10 +139,12 @@ def cmd_run(args) -> int:
     results_dir = Path(args.results or parameters.get("results_dir") or "results")
     if results_dir.is_dir():  # every model's results in one table (the report writes it too)
         try:
-            written = write_summary(load_records(results_dir), results_dir)
+            written = write_summary(load_records(results_dir, tolerant=True), results_dir)
             print(f"resumo de todas as execuções: {written}")
         except InputError as error:  # a malformed old result must not hide this run's outcome
             log.warning("sem summary.csv: %s", error)
+        except OSError as error:  # a full disk: the runs are in place, only the table is not
+            log.warning("sem summary.csv: %s: %s", error.filename or results_dir, error.strerror)
     return summary.exit_code
 
 
@@ -131,7 +152,10 @@ def cmd_report(args) -> int:
     from .report import render_report
 
     summary = Path(args.results) / "summary.csv"
-    before = summary.read_bytes() if summary.is_file() else None
+    try:  # render_report says what is wrong with --results (a file, an unwritable place)
+        before = summary.read_bytes()
+    except OSError:
+        before = None
     identity = {"author": args.author, "group": args.group, "course": args.course}
     paths = render_report(
         args.results,
@@ -395,7 +419,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "check", help="valida uma árvore Cityscapes; contagens por split e por cidade"
     )
-    p.add_argument("root", type=Path, help="raiz do Cityscapes (com leftImg8bit/ e gtFine/)")
+    p.add_argument(
+        "root",
+        type=_root("RAIZ", kind=Path),
+        help="raiz do Cityscapes (com leftImg8bit/ e gtFine/)",
+    )
     p.add_argument(
         "--quick", action="store_true", help="confere só nomes e pares, sem decodificar PNG"
     )
@@ -405,7 +433,10 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", help="pontua predições no formato oficial como o cityscapesScripts"
     )
     p.add_argument(
-        "--root", type=Path, required=True, help="raiz do Cityscapes com os rótulos de referência"
+        "--root",
+        type=_root("--root", kind=Path),
+        required=True,
+        help="raiz do Cityscapes com os rótulos de referência",
     )
     p.add_argument("--pred", type=Path, required=True, help="pasta de PNGs labelIds, um por imagem")
     p.add_argument(
@@ -438,6 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--root",
+        type=_root("--root", synthetic=True),
         help="raiz do Cityscapes, o parâmetro data_root (padrão: a árvore sintética embutida)",
     )
     p.add_argument("--results", metavar="PASTA", help="pasta de resultados (padrão: results)")
@@ -536,6 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--root",
         "--data-root",
         dest="data_root",
+        type=_root("--root"),
         default=None,
         help="raiz do Cityscapes das imagens de exemplo, se mudou de lugar desde as execuções "
         "(padrão: a raiz gravada em cada metrics.json)",
@@ -609,6 +642,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--root",
+        type=_root("--root"),
         default=None,
         help="o conjunto de dados a predizer (padrão: o gravado em cada execução)",
     )
@@ -635,7 +669,12 @@ def build_parser() -> argparse.ArgumentParser:
         "métrica que mudou (status 1 se alguma mudou)",
     )
     p.add_argument("bundle", type=Path, metavar="BUNDLE.zip", help="um zip do urbanseg bundle")
-    p.add_argument("--root", default=None, help="raiz do Cityscapes a usar no lugar da gravada")
+    p.add_argument(
+        "--root",
+        type=_root("--root"),
+        default=None,
+        help="raiz do Cityscapes a usar no lugar da gravada",
+    )
     p.add_argument(
         "--tolerance",
         type=float,
@@ -650,7 +689,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("bundles", nargs="+", type=Path, metavar="BUNDLE.zip")
     p.add_argument(
-        "--gt", required=True, type=Path, metavar="RAIZ", help="raiz do Cityscapes com os rótulos"
+        "--gt",
+        required=True,
+        type=_root("--gt", kind=Path),
+        metavar="RAIZ",
+        help="raiz do Cityscapes com os rótulos",
     )
     p.add_argument(
         "--split", required=True, help="o split a pontuar: qualquer pasta em ROOT/gtFine/"
@@ -670,7 +713,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "run", type=Path, metavar="RESULTADOS/MODELO", help="a pasta de resultados de um modelo"
     )
-    p.add_argument("--root", type=Path, required=True, help="raiz do Cityscapes")
+    p.add_argument(
+        "--root", type=_root("--root", kind=Path), required=True, help="raiz do Cityscapes"
+    )
     p.add_argument("--split", required=True, choices=("val", "test"), help="split a predizer")
     p.add_argument("--out", type=Path, required=True, help="pasta de saída")
     p.set_defaults(func=cmd_predict)
@@ -687,7 +732,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except InputError as error:  # a value refused as it is read (an empty --root)
+        print(f"urbanseg: erro: {error}", file=sys.stderr)
+        return 2
     if args.command is None:  # bare `urbanseg`: what it can do
         parser.print_help()
         return 0

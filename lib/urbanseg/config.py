@@ -24,6 +24,7 @@ from .errors import InputError
 SELECTIONS = ("last", "holdout")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 EVAL_MODES = ("resize", "whole", "slide")  # how the model sees a validation image
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class RunConfig:
         return config
 
     def validate(self) -> None:
+        if not 0 <= self.seed <= MAX_SEED:  # what NumPy's generators accept
+            raise InputError(f"seed={self.seed}: deve estar entre 0 e {MAX_SEED}")
         for name in ("image_height", "image_width"):
             value = getattr(self, name)
             if value < 32 or value % 32:
@@ -106,7 +109,7 @@ class RunConfig:
             if value is not None and (value < 32 or value % 32):
                 raise InputError(f"{name}={value}: deve ser um múltiplo positivo de 32")
         low, high = scale_bounds(self.scale_range)
-        if not 0 < low <= high:
+        if not 0 < low <= high < math.inf:
             raise InputError(f"scale_range={self.scale_range!r}: esperado 0 < mínimo <= máximo")
         if not 0 < self.cat_max_ratio <= 1:
             raise InputError(f"cat_max_ratio={self.cat_max_ratio}: deve estar em (0, 1]")
@@ -164,6 +167,12 @@ def _coerce(name: str, value: Any) -> Any:
     for floats, and whole floats for ints ("10.0", "1e1")."""
     kind = _TYPES[name]
     optional = "None" in kind
+    if name == "data_root" and isinstance(value, str) and not value.strip():
+        # what `-p data_root $DATA` gives when DATA is unset: not a request for synthetic data
+        raise InputError(
+            f"data_root={value!r}: caminho vazio (uma variável como $DATA não definida?); "
+            "passe a raiz do Cityscapes, ou None para a árvore sintética"
+        )
     if value is None or (optional and isinstance(value, str) and value.lower() in _NONE_WORDS):
         if optional:
             return None
@@ -186,10 +195,14 @@ def _coerce(name: str, value: Any) -> Any:
                 raise ValueError
             return int(value)
         if base == "float":
-            return float(value)
-        return str(value)
+            number = float(value)
+        else:
+            return str(value)
     except (TypeError, ValueError, OverflowError):
         raise InputError(f"{name}={value!r}: esperado {base}") from None
+    if not math.isfinite(number):  # inf trains, then fails writing the record's JSON
+        raise InputError(f"{name}={value!r}: esperado um número finito")
+    return number
 
 
 def _boolean(value: Any) -> bool:
@@ -245,6 +258,12 @@ def load_parameters_file(path: str | Path) -> dict[str, Any]:
         raise InputError(
             f"{path}: esperado um mapeamento de nomes de parâmetros para valores, "
             f"recebido: {type(values).__name__}"
+        )
+    not_text = [key for key in values if not isinstance(key, str)]
+    if not_text:  # `1: 2` or `null: x`: YAML keys are not always text
+        raise InputError(
+            f"{path}: o nome de parâmetro {not_text[0]!r} não é texto "
+            "(os nomes são palavras como epochs ou batch_size)"
         )
     try:
         RunConfig.from_dict(values)

@@ -73,8 +73,9 @@ class RunConsole:
     def finish(self, job: _Job, run: ModelRun) -> None:
         state = self.running.pop(job.name, None)
         if state is not None:
-            if self.verbose:
-                _stream(job.log_path, state["offset"])
+            if self.verbose:  # the log has moved into the run's folder with its run, if it ended
+                moved = job.out_dir / job.log_path.name
+                _stream(job.log_path if job.log_path.exists() else moved, state["offset"])
             if state["bar"] is not None:
                 state["bar"].close()
         if run.seconds is not None:

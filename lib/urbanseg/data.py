@@ -13,6 +13,7 @@ where the caller has).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -22,7 +23,8 @@ import re
 import shutil
 import sys
 import tempfile
-from collections import defaultdict
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .atomic import write_atomically
+from .atomic import file_lock, write_atomically
 from .errors import InputError
 from .labels import NUM_LABEL_IDS, labels_to_train_ids
 from .progress import progress_bar
@@ -59,7 +61,24 @@ class Sample:
 
 
 def _stems(folder: Path, suffix: str) -> dict[str, Path]:
-    return {p.name[: -len(suffix)]: p for p in folder.glob(f"*/*{suffix}")}
+    return index_stems(folder, suffix)[0]
+
+
+def index_stems(folder: Path, suffix: str) -> tuple[dict[str, Path], dict[str, list[Path]]]:
+    """The files ``folder/<city>/<stem><suffix>`` by stem, and the stems found in several city
+    folders (a frame copied into a second city: which one a run reads would be arbitrary),
+    each with all its paths, sorted."""
+    found: dict[str, list[Path]] = defaultdict(list)
+    for path in sorted(folder.glob(f"*/*{suffix}")):
+        found[path.name[: -len(suffix)]].append(path)
+    stems = {stem: paths[0] for stem, paths in found.items()}
+    return stems, {stem: paths for stem, paths in found.items() if len(paths) > 1}
+
+
+def duplicate_message(stem: str, paths: list[Path]) -> str:
+    """One line naming a stem found in several city folders."""
+    others = ", ".join(str(path.parent) for path in paths[1:])
+    return f"{paths[0]}: {stem} está em mais de uma pasta de cidade (também em {others})"
 
 
 def _short_list(items, limit: int = 5) -> str:
@@ -95,10 +114,15 @@ def find_samples(root: str | Path, split: str, *, require_labels: bool = True) -
             f"{image_dir}: pasta do split não encontrada "
             f"(esperado RAIZ/leftImg8bit/{split}/<cidade>/)"
         )
-    images = _stems(image_dir, IMAGE_SUFFIX)
+    images, duplicates = index_stems(image_dir, IMAGE_SUFFIX)
     if not images:
         raise InputError(f"{image_dir}: nenhuma imagem *{IMAGE_SUFFIX}")
-    labels = _stems(label_dir, LABEL_SUFFIX) if label_dir.is_dir() else {}
+    labels, label_duplicates = (
+        index_stems(label_dir, LABEL_SUFFIX) if label_dir.is_dir() else ({}, {})
+    )
+    if duplicates := {**label_duplicates, **duplicates}:
+        stem = min(duplicates)
+        raise InputError(duplicate_message(stem, duplicates[stem]))
     if require_labels:
         if not label_dir.is_dir():
             raise InputError(
@@ -197,6 +221,23 @@ def read_png(path: str | Path, *, mode: str | None = None) -> np.ndarray:
         raise InputError(f"{path}: arquivo não encontrado") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise InputError(f"{path}: não é um PNG válido ({error})") from None
+    except Image.DecompressionBombError:
+        raise InputError(too_large_message(path)) from None
+
+
+def too_large_message(path: str | Path) -> str:
+    """One line for a PNG larger than Pillow decodes (its decompression-bomb limit)."""
+    limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+    size = ""
+    with contextlib.suppress(OSError), open(path, "rb") as file:
+        header = file.read(24)
+        if header[:8] == _PNG_SIGNATURE:  # IHDR: width, height (big-endian)
+            width, height = int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:], "big")
+            size = f"de {width}x{height} "
+    return (
+        f"{path}: imagem {size}grande demais para decodificar (mais de {limit} pixels; "
+        "uma imagem do Cityscapes tem 2048x1024)"
+    )
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
@@ -342,7 +383,9 @@ def build_cache(
 
     The cache folder is named by a hash of the source files (path, size, mtime) and the target
     size, so a changed input makes a new cache; a cache is written to a temporary folder and
-    renamed when complete. Returns the image and mask paths, in the order of ``samples``.
+    renamed when complete. Processes that want the same cache at once (``--jobs 2``, Dask
+    workers on one machine) build it one at a time, under a lock beside it: the later ones
+    find it finished and use it. Returns the image and mask paths, in the order of ``samples``.
     """
     folder = Path(cache_dir or default_cache_dir()) / _cache_key(samples, size)
     paths = (
@@ -353,6 +396,17 @@ def build_cache(
         log.debug("cache de pré-processamento já pronto: %s", folder)
         return paths
     folder.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(folder.parent / f".{folder.name}.lock"):
+        if folder.is_dir():  # finished by another process while this one waited
+            log.debug("cache de pré-processamento feito por outro processo: %s", folder)
+            return paths
+        _write_cache(samples, size, folder, jobs, progress)
+    return paths
+
+
+def _write_cache(
+    samples: list[Sample], size: tuple[int, int], folder: Path, jobs: int | None, progress: bool
+) -> None:
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
 
     def convert(sample: Sample) -> None:
@@ -361,18 +415,54 @@ def build_cache(
         (staging / f"{sample.stem}_mask.png").write_bytes(_encode_png(train_ids))
 
     try:
-        with ThreadPoolExecutor(jobs or os.cpu_count() or 2) as pool:
-            work = pool.map(convert, samples)
-            for _ in progress_bar(
-                work,
-                total=len(samples),
-                desc=f"cache {size[0]}x{size[1]}",
-                disable=not progress,
-                leave=False,
-            ):
-                pass
-        os.replace(staging, folder)
+        work = threaded_map(convert, samples, jobs or os.cpu_count() or 2)
+        for _ in progress_bar(
+            work,
+            total=len(samples),
+            desc=f"cache {size[0]}x{size[1]}",
+            disable=not progress,
+            leave=False,
+        ):
+            pass
+        try:
+            os.replace(staging, folder)
+        except OSError:
+            if not folder.is_dir():
+                raise
+            # another process finished it first (a file system without working locks): its
+            # cache holds the same files, so this one is dropped and that one used
+            shutil.rmtree(staging, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return paths
+
+
+# --------------------------------------------------------------------------------------------
+# Concurrency: a lock between processes, and a thread map whose memory does not grow.
+
+
+def threaded_map(function: Callable, items: Iterable, workers: int, *, ahead: int | None = None):
+    """``function(item)`` for each item, in order, on ``workers`` threads, with at most
+    ``ahead`` items (default ``2 * workers``) taken and not yet handed to the caller.
+
+    Memory stays flat in the number of items: ``Executor.map`` takes every item at once and
+    keeps each result until the caller reads it, which for decoded images is every image of
+    the split held at once. On an error the items not started are cancelled. Threads suit
+    decoding: Pillow and libpng release the GIL while they inflate.
+    """
+    if workers <= 1:
+        yield from map(function, items)
+        return
+    ahead = max(ahead or 2 * workers, 1)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="urbanseg") as executor:
+        pending: deque = deque()
+        try:
+            for item in items:
+                if len(pending) >= ahead:
+                    yield pending.popleft().result()
+                pending.append(executor.submit(function, item))
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()

@@ -14,15 +14,14 @@ import logging
 import os
 import re
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from .atomic import write_atomically
-from .data import Sample, _short_list, find_samples, read_label_ids, read_png
+from .data import Sample, _short_list, find_samples, read_label_ids, read_png, threaded_map
 from .errors import InputError
-from .labels import NUM_LABEL_IDS
+from .labels import ID_TO_TRAINID, NUM_CLASSES, NUM_LABEL_IDS
 from .metrics import ConfusionMatrix
 from .progress import progress_bar
 
@@ -61,7 +60,25 @@ def evaluate_predictions(
         for part in _map(_score_pair, pairs, instances, jobs):
             total.merge(part)
             bar.update()
-    return total.compute()
+    metrics = total.compute()
+    if _looks_like_train_ids(metrics):
+        log.warning(
+            "%s: as predições parecem trainIds (nenhum valor acima de 18) e a nota sai perto de "
+            "0; evaluate espera labelIds (0..33): grave-as como labelIds "
+            "(urbanseg.labels.TRAINID_TO_ID[train_ids])",
+            pred_dir,
+        )
+    return metrics
+
+
+def _looks_like_train_ids(metrics: dict) -> bool:
+    """Whether the predictions scored in ``metrics`` look like train ids (0..18) read as label
+    ids: no class predicted but those of label ids 0..18 (road, sidewalk, building, wall, fence,
+    pole), and some void, which train ids 0..6 (road .. traffic light) are as label ids."""
+    matrix = np.asarray(metrics["confusion_matrix"])
+    reachable = set(ID_TO_TRAINID[:NUM_CLASSES].tolist())
+    others = [column for column in range(NUM_CLASSES) if column not in reachable]
+    return matrix[:, others].sum() == 0 and matrix[:, NUM_CLASSES].sum() > 0
 
 
 def match_predictions(samples: list[Sample], pred_dir: str | Path) -> list[tuple[Sample, Path]]:
@@ -155,20 +172,15 @@ def _worker_count(jobs: int | None, num_pairs: int) -> int:
 
 
 def _map(function, pairs, instances: bool, jobs: int):
-    """function(pair, instances) for each pair, in order, on ``jobs`` threads.
+    """function(pair, instances) for each pair, in order, on ``jobs`` threads, a few pairs
+    ahead of the caller (``data.threaded_map``): the memory is that of a few images, however
+    many the split has.
 
     Threads, not processes: PIL releases the GIL while it inflates a PNG, which is most of the
     work, and the per-image matrices need no pickling (benchmarks/bench_evaluate.py compares).
-    On the first error Executor.map cancels the pairs not yet started.
+    On the first error the pairs not yet started are cancelled.
     """
-    if jobs == 1:
-        return (function(pair, instances) for pair in pairs)
-    return _threaded_map(function, pairs, instances, jobs)
-
-
-def _threaded_map(function, pairs, instances: bool, jobs: int):
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="evaluate") as executor:
-        yield from executor.map(function, pairs, [instances] * len(pairs))
+    return threaded_map(lambda pair: function(pair, instances), pairs, jobs)
 
 
 def format_table(metrics: dict) -> str:
@@ -205,9 +217,24 @@ def format_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def check_json_path(path: str | Path) -> Path:
+    """InputError unless a file can be written at ``path``: not a folder, in a writable folder
+    that exists. ``urbanseg evaluate --json`` asks before the evaluation, not after it."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: é uma pasta; indique um arquivo, como {path / 'metrics.json'}")
+    if not path.parent.is_dir():
+        found = "não é uma pasta" if path.parent.exists() else "pasta não encontrada"
+        raise InputError(f"{path.parent}: {found} (para {path.name})")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise InputError(f"{path.parent}: sem permissão de escrita (para {path.name})")
+    return path
+
+
 def write_json(metrics: dict, path: str | Path) -> None:
     """Write ``metrics`` as JSON atomically: a temporary file in the same folder, then os.replace."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise InputError(f"{path.parent}: pasta não encontrada (para {path.name})")
-    write_atomically(path, json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+    path = check_json_path(path)
+    try:
+        write_atomically(path, json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+    except OSError as error:  # a full disk, a folder made read-only meanwhile
+        raise InputError(f"{path}: não foi possível gravar ({error.strerror or error})") from None

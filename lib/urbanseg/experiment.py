@@ -12,11 +12,12 @@ Everything lands in ``results/<model>/`` (docs/results.md), each file written at
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,14 @@ from .records import (
     TrainingInfo,
     run_folder,
 )
-from .train import choose_precision, class_pixel_counts, fit, save_model, set_determinism
+from .train import (
+    choose_precision,
+    class_pixel_counts,
+    discard_checkpoint,
+    fit,
+    save_model,
+    set_determinism,
+)
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +130,11 @@ class Experiment:
         self.val_samples = data.select_samples(
             data.find_samples(self.root, "val"), config.max_val_images, seed=0
         )
+        if config.batch_size > len(self.train_samples):
+            raise InputError(
+                f"batch_size={config.batch_size}: maior que as {len(self.train_samples)} imagens "
+                f"de treino desta execução; use batch_size <= {len(self.train_samples)}"
+            )
         sample_stems = data.select_samples(self.val_samples, NUM_SAMPLE_IMAGES, seed=0)
         self.sample_stems = [s.stem for s in sample_stems]
         # `make lab` runs notebooks in notebooks/: their results go to the project's results/
@@ -165,26 +178,38 @@ class Experiment:
         """The training and monitoring ``tf.data`` pipelines (built once, cached on disk); the
         training batches carry the mask once per model output (auxiliary heads)."""
         if self._train_data is None:
-            cfg = self.config
-            self._train_data = pipeline.make_dataset(
-                self.train_samples,
-                self.size,
-                cfg.batch_size,
-                training=True,
-                seed=cfg.seed,
-                augmentation=pipeline.Augmentation(
-                    scale_range=scale_bounds(cfg.scale_range),
-                    crop=None if cfg.crop_height is None else self.input_size,
-                    cat_max_ratio=cfg.cat_max_ratio,
-                    photometric=cfg.photometric,
-                ),
-                targets=len(self.model.outputs) if self.model is not None else 1,
+            self._train_data = self.training_batches(first_step=0)
+            self._monitor_data = pipeline.make_dataset(  # at the model's input size
+                self.monitor_samples,
+                self.input_size,
+                self.config.batch_size,
                 progress=self.progress,
             )
-            self._monitor_data = pipeline.make_dataset(  # at the model's input size
-                self.monitor_samples, self.input_size, cfg.batch_size, progress=self.progress
-            )
         return self._train_data, self._monitor_data
+
+    def training_batches(self, first_step: int = 0):
+        """The training batches from optimizer step ``first_step`` on: the same whether or not
+        the run was interrupted before it (``pipeline.make_dataset``), so that a resumed run
+        trains as an uninterrupted one."""
+        if first_step == 0 and self._train_data is not None:
+            return self._train_data
+        cfg = self.config
+        return pipeline.make_dataset(
+            self.train_samples,
+            self.size,
+            cfg.batch_size,
+            training=True,
+            seed=cfg.seed,
+            augmentation=pipeline.Augmentation(
+                scale_range=scale_bounds(cfg.scale_range),
+                crop=None if cfg.crop_height is None else self.input_size,
+                cat_max_ratio=cfg.cat_max_ratio,
+                photometric=cfg.photometric,
+            ),
+            targets=len(self.model.outputs) if self.model is not None else 1,
+            first_step=first_step,
+            progress=self.progress,
+        )
 
     def data_summary(self) -> pd.DataFrame:
         """Images per split and city of this run."""
@@ -385,17 +410,25 @@ class Experiment:
             log.info(
                 "pesos das classes por frequência mediana: %s", np.round(class_weights, 2).tolist()
             )
-        train_data, monitor_data = self.datasets()
+        self._check_memory()
+        _, monitor_data = self.datasets()
         epochs, steps = self.schedule()
         self.out.mkdir(parents=True, exist_ok=True)
         select_best = cfg.selection == "holdout"
         options = dict(class_weights=class_weights, schedule=schedule, select_best=select_best)
         parallel = replicas()  # several GPUs: a replicated twin trains, its weights come back
         parallel.check_batch(cfg.batch_size)
-        with parallel.scope():
+        with self._memory_errors("treinar", self.input_size), parallel.scope():
             trained = model if parallel.count == 1 else self._twin(model, parallel)
+            # a function of the first step: a resumed run gets the batches from there on
             self.history = self._fit(
-                trained, train_data, monitor_data, epochs, steps, monitor_model=model, **options
+                trained,
+                self.training_batches,
+                monitor_data,
+                epochs,
+                steps,
+                monitor_model=model,
+                **options,
             )
         if trained is not model:
             model.set_weights(trained.get_weights())
@@ -407,6 +440,9 @@ class Experiment:
             save_model(model, self.out / "model.keras")
         self.training.devices = parallel.count
         self.training.steps_per_epoch, self.training.iterations = steps, steps * epochs
+        # resumed after an interruption: the same batches and state, and the seconds of every
+        # attempt's finished epochs (those of an epoch cut short are lost)
+        self.training.resumed = self.history.attrs.get("resumed_from_epoch", 0) > 0
         seconds = float(self.history["seconds"].sum())
         monitor = float(self.history["monitor_seconds"].fillna(0).sum())
         self.timing.update(
@@ -448,6 +484,7 @@ class Experiment:
             best_path=self.out / "model.keras",
             checkpoint_dir=self.out,
             run_id=cfg.digest(self.model_name),
+            keep_checkpoint=True,  # until finish() has written the record
             progress=self.progress,
             **options,
         )
@@ -470,28 +507,70 @@ class Experiment:
         predictions; measure the forward pass's speed."""
         model, cfg = self._require_model(), self.config
         self.protocol = protocol
-        evaluation = evaluate_model(
-            self.model_at(self.size) if cfg.eval_mode == "resize" else model,
-            self.val_samples,
-            self.size,
-            protocol=protocol,
-            mode=cfg.eval_mode,
-            overlap=cfg.eval_overlap,
-            whole_model=self.model_at(self.original_size()) if cfg.eval_mode == "whole" else None,
-            batch_size=cfg.batch_size,
-            keep=set(self.sample_stems),
-            progress=self.progress,
-        )
+        with self._memory_errors("avaliar", self.size):
+            evaluation = evaluate_model(
+                self.model_at(self.size) if cfg.eval_mode == "resize" else model,
+                self.val_samples,
+                self.size,
+                protocol=protocol,
+                mode=cfg.eval_mode,
+                overlap=cfg.eval_overlap,
+                whole_model=self.model_at(self.original_size())
+                if cfg.eval_mode == "whole"
+                else None,
+                batch_size=cfg.batch_size,
+                keep=set(self.sample_stems),
+                progress=self.progress,
+            )
         self.metrics = evaluation.metrics
         PerImage(evaluation.stems, evaluation.cities, evaluation.per_image).write(self.out)
         for stem, prediction in evaluation.kept.items():
             data.write_png(self.out / "samples" / f"{stem}.png", prediction)
-        self.timing.update(
-            # timed at the evaluated resolution, like the FLOPs, whatever the training crop
-            measure_forward(self.model_at(self.size), self.size, batch_size=cfg.batch_size),
-            pipeline_images_per_second=evaluation.pipeline_images_per_second,
-        )
+        # timed at the evaluated resolution, like the FLOPs, whatever the training crop, on a
+        # batch no larger than the evaluation's own (at most the val images)
+        forward_batch = max(min(cfg.batch_size, len(self.val_samples)), 1)
+        with self._memory_errors("medir a velocidade", self.size):
+            speed = measure_forward(self.model_at(self.size), self.size, batch_size=forward_batch)
+        self.timing.update(speed, pipeline_images_per_second=evaluation.pipeline_images_per_second)
         return self.metrics
+
+    def _check_memory(self) -> None:
+        """InputError, before training, when one batch's input and logits (float32) alone
+        exceed the machine's memory: a lower bound of what training needs, which would
+        otherwise end with the kernel killed rather than a message."""
+        height, width = self.input_size
+        needed = self.config.batch_size * height * width * (3 + NUM_CLASSES) * 4
+        available = _physical_memory()
+        if available and needed > available:
+            raise InputError(
+                f"batch_size={self.config.batch_size} a {height}x{width}: só a entrada e os "
+                f"logits de um lote ocupam {_bytes(needed)}, mais que os {_bytes(available)} "
+                f"de memória; {self._what_to_lower()}"
+            )
+
+    @contextlib.contextmanager
+    def _memory_errors(self, doing: str, size: tuple[int, int]) -> Iterator[None]:
+        """Out of memory (RAM or GPU, any backend) while ``doing`` something on images of
+        ``size`` becomes a one-line InputError that names the parameters to lower."""
+        try:
+            yield
+        except Exception as error:
+            if not _out_of_memory(error):
+                raise
+            height, width = size
+            raise InputError(
+                f"memória esgotada ao {doing} com batch_size={self.config.batch_size} a "
+                f"{height}x{width}; {self._what_to_lower()}"
+            ) from None
+
+    def _what_to_lower(self) -> str:
+        cfg = self.config
+        names = ["batch_size", "image_height/image_width"]
+        if cfg.crop_height is not None:
+            names.append("crop_height/crop_width")
+        if cfg.eval_mode != "resize":
+            names.append("eval_mode='resize'")
+        return f"reduza {', '.join(names[:-1])} ou {names[-1]}"
 
     def majority_baseline(self) -> dict:
         """What predicting the most frequent training class everywhere would score on val."""
@@ -561,6 +640,7 @@ class Experiment:
             environment=environment(),
         )
         path = record.write(self.out)  # and an earlier failed.json is gone
+        discard_checkpoint(self.out)  # kept until now: a rerun would not train again
         log.info(
             "%s: mIoU %.4f, resultados em %s", self.model_name, self.metrics["miou"] or 0, self.out
         )
@@ -570,6 +650,33 @@ class Experiment:
         if self.model is None:
             raise RuntimeError("chame build_model() antes")
         return self.model
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` says the machine or the GPU ran out of memory: MemoryError (NumPy),
+    TensorFlow's ResourceExhaustedError, PyTorch's OutOfMemoryError, XLA's RESOURCE_EXHAUSTED."""
+    return (
+        isinstance(error, MemoryError)
+        or type(error).__name__ in ("ResourceExhaustedError", "OutOfMemoryError")
+        or "RESOURCE_EXHAUSTED" in str(error)[:1000]
+    )
+
+
+def _bytes(count: float) -> str:
+    """1536 -> "2 KiB"."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024:
+            return f"{count:.0f} {unit}"
+        count /= 1024
+    return f"{count:.0f} TiB"
+
+
+def _physical_memory() -> int | None:
+    """The machine's RAM in bytes, None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def _show_in_notebook(path: Path, alt: str) -> None:

@@ -15,12 +15,15 @@ Protocols (recorded in metrics.json under "evaluation"):
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
+import shutil
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+import zipfile
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +31,18 @@ import keras
 import numpy as np
 from keras import ops
 
+from .atomic import replace_folder, staging_folder, write_atomically
 from .config import EVAL_MODES
-from .data import Sample, find_samples, read_png, read_rgb, read_train_ids, resize, write_png
+from .data import (
+    Sample,
+    find_samples,
+    read_png,
+    read_rgb,
+    read_train_ids,
+    resize,
+    threaded_map,
+    write_png,
+)
 from .errors import InputError
 from .labels import NUM_CLASSES, TRAINID_TO_ID
 from .metrics import ConfusionMatrix
@@ -38,6 +51,10 @@ from .records import METRICS_FILE, RunRecord, find_run
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("full", "train")
+
+# What predict_split wrote in its output folder (the run and the files), so that a second
+# prediction of the same run may replace the folder and nothing else's folder is touched.
+PREDICTIONS_MARKER = ".urbanseg-predict.json"
 
 
 def _load_eval_sample(sample: Sample, size, protocol: str, mode: str):
@@ -155,8 +172,17 @@ def evaluate_model(
     scoring = 0.0
     started = time.perf_counter()
     chunk_size = batch_size if mode == "resize" else 1
+    workers = os.cpu_count() or 2
     with (
-        ThreadPoolExecutor(os.cpu_count() or 2) as pool,
+        # a few images decoded ahead of the model, never the whole split (memory stays flat)
+        closing(
+            threaded_map(
+                lambda s: _load_eval_sample(s, size, protocol, mode),
+                samples,
+                workers,
+                ahead=chunk_size + workers,
+            )
+        ) as loaded,
         progress_bar(
             total=len(samples),
             desc=f"evaluate {model.name}",
@@ -167,7 +193,6 @@ def evaluate_model(
             ncols=100,
         ) as bar,
     ):
-        loaded = pool.map(lambda s: _load_eval_sample(s, size, protocol, mode), samples)
         for start in range(0, len(samples), chunk_size):
             chunk = [next(loaded) for _ in samples[start : start + chunk_size]]
             images = np.stack([c[0] for c in chunk])
@@ -214,7 +239,12 @@ def predict_split(
 ) -> int:
     """Write official-format predictions (labelIds PNGs at the original resolution, one per
     image, named ``<stem>_labelIds.png``) of the model saved in ``run_dir`` for ``split``,
-    predicted the way the run was scored (its ``evaluation.mode``)."""
+    predicted the way the run was scored (its ``evaluation.mode``).
+
+    ``out`` is written whole or not at all: the PNGs go to a staging folder beside it that takes
+    its place once every image is predicted. ``out`` must be new, empty, or an earlier output of
+    this same run (PREDICTIONS_MARKER); anything else is refused before any work, so that two
+    models' predictions never mix and no file of the user's is replaced."""
     from .progress import progress_bar
 
     run_dir, out = find_run(run_dir), Path(out)
@@ -228,26 +258,91 @@ def predict_split(
         size = (int(record.parameters["image_height"]), int(record.parameters["image_width"]))
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(f"{run_dir / METRICS_FILE}: sem tamanho de treino ({error})") from None
-    from . import models  # noqa: F401  (registers the custom layers the saved model names)
-
-    model = keras.saving.load_model(model_path, compile=False)
+    _check_prediction_folder(out, run_dir)
+    model = _load_model(model_path)
     mode, overlap = record.evaluation.mode, record.evaluation.overlap or 1 / 3
     samples = find_samples(root, split, require_labels=False)
-    out.mkdir(parents=True, exist_ok=True)
-    whole = {}  # a catalog model built again per image size, for mode "whole"
-    for sample in progress_bar(samples, desc=f"predict {split}", disable=not progress, unit="img"):
-        image = read_rgb(sample.image)
-        if mode == "slide":
-            logits = slide_logits(model, image, overlap)
-        elif mode == "whole":
-            if image.shape[:2] not in whole:
-                whole[image.shape[:2]] = _rebuilt(record, model, image.shape[:2])
-            logits = predict_logits(whole[image.shape[:2]], image[None])[0]
-        else:
-            logits = predict_logits(model, resize(image, size)[None], out_size=image.shape[:2])[0]
-        label_ids = TRAINID_TO_ID[logits.argmax(-1)].astype(np.uint8)
-        write_png(out / f"{sample.stem}_labelIds.png", label_ids)
+    staging = staging_folder(out)
+    try:
+        staging.chmod(0o755)  # mkdtemp makes it private; out is a folder like any other
+        whole = {}  # a catalog model built again per image size, for mode "whole"
+        bar = progress_bar(samples, desc=f"predict {split}", disable=not progress, unit="img")
+        for sample in bar:
+            image = read_rgb(sample.image)
+            if mode == "slide":
+                logits = slide_logits(model, image, overlap)
+            elif mode == "whole":
+                if image.shape[:2] not in whole:
+                    whole[image.shape[:2]] = _rebuilt(record, model, image.shape[:2])
+                logits = predict_logits(whole[image.shape[:2]], image[None])[0]
+            else:
+                logits = predict_logits(model, resize(image, size)[None], out_size=image.shape[:2])[
+                    0
+                ]
+            label_ids = TRAINID_TO_ID[logits.argmax(-1)].astype(np.uint8)
+            write_png(staging / f"{sample.stem}_labelIds.png", label_ids)
+        marker = {
+            "run": str(run_dir.resolve()),
+            "model": record.model,
+            "split": split,
+            "files": sorted(path.name for path in staging.iterdir()),
+        }
+        write_atomically(staging / PREDICTIONS_MARKER, json.dumps(marker, indent=1) + "\n")
+        replace_folder(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return len(samples)
+
+
+def _check_prediction_folder(out: Path, run_dir: Path) -> None:
+    """InputError unless ``out`` is new, empty, or holds only an earlier predict_split output
+    of ``run_dir`` (the folder predict_split may replace)."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise InputError(f"{out}: não é uma pasta (--out deve ser uma pasta nova ou vazia)")
+    names = {path.name for path in out.iterdir()}
+    if not names:
+        return
+    try:
+        previous = json.loads((out / PREDICTIONS_MARKER).read_text(encoding="utf-8"))
+        previous_run, previous_files = str(previous["run"]), set(previous["files"])
+    except (OSError, ValueError, TypeError, KeyError):
+        raise InputError(
+            f"{out}: pasta não vazia e não é uma saída do urbanseg predict; "
+            "use uma pasta nova ou vazia (nada foi gravado)"
+        ) from None
+    if previous_run != str(run_dir.resolve()):
+        raise InputError(
+            f"{out}: já tem as predições de outra execução, {previous_run}; use outra pasta "
+            "ou apague esta (nada foi gravado)"
+        )
+    if foreign := sorted(names - previous_files - {PREDICTIONS_MARKER}):
+        raise InputError(
+            f"{out / foreign[0]}: não foi gravado pelo urbanseg predict; tire-o da pasta ou use "
+            "outra pasta (nada foi gravado)"
+        )
+
+
+def _load_model(path: Path) -> keras.Model:
+    """The model saved at ``path``; InputError when the file cannot be read as one."""
+    from . import models  # noqa: F401  (registers the custom layers the saved model names)
+
+    retrain = "treine o modelo de novo (urbanseg run com --force e os mesmos parâmetros)"
+    if not zipfile.is_zipfile(path):
+        raise InputError(
+            f"{path}: não é um arquivo .keras válido (corrompido ou truncado); {retrain}"
+        )
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except ModuleNotFoundError:
+        raise
+    except Exception as error:  # Keras raises many kinds for a damaged archive
+        reason = (str(error).strip().splitlines() or [""])[0][:200]
+        raise InputError(
+            f"{path}: o modelo não pôde ser carregado ({type(error).__name__}: {reason}); {retrain}"
+        ) from None
 
 
 def _rebuilt(record: RunRecord, model: keras.Model, size) -> keras.Model:

@@ -182,6 +182,29 @@ def notebook_defaults(path: str | os.PathLike) -> dict[str, Any]:
     return defaults
 
 
+_PARAMETER_TAGS = {"parameters", "injected-parameters"}  # the defaults, papermill's overrides
+
+
+def code_digest(path: str | os.PathLike) -> str:
+    """A short hash of the notebook's code: the source of every code cell but the parameters
+    cell (its values count through ``RunConfig.digest``) and papermill's injected one. Editing
+    the model or the training changes it; the narrative, outputs and execution counts do not."""
+    import hashlib
+
+    path = Path(path)
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except Exception as error:  # nbformat raises json, validation and OS errors alike
+        raise InputError(f"{path}: não é um notebook legível ({_first_line(error)})") from None
+    sources = [
+        cell.source
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        and not _PARAMETER_TAGS & set(cell.get("metadata", {}).get("tags", []))
+    ]
+    return hashlib.sha256("\0".join(sources).encode()).hexdigest()[:16]
+
+
 def declared_model_info(path: str | os.PathLike) -> dict[str, Any]:
     """The ``model_info = {...}`` a notebook of a model outside the catalog assigns (the
     template's record of a student's model), so that even a run that failed before its

@@ -12,9 +12,11 @@ augmentation of the papers' recipe (MMSegmentation's Cityscapes pipeline):
   hue (±18 of 180), each with probability 0.5, in that order.
 
 Images stay uint8 on disk and in the pipeline (memory does not grow with the number of
-images); each batch is cast to float32 only when it is produced. Augmentation uses stateless
-random ops seeded from the run's seed, so a run is repeatable. TensorFlow is imported here
-only: the models, losses and training step do not need it.
+images); each batch is cast to float32 only when it is produced. The order of each pass over
+the training images and the augmentation of each of its images are stateless random functions of
+the run's seed and the pass (``_training_stream``), so that a run is repeatable and a run resumed
+at any step sees the batches an uninterrupted one would. TensorFlow is imported here only: the
+models, losses and training step do not need it.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ def make_dataset(
     cache_dir: str | Path | None = None,
     targets: int = 1,
     repeat: bool | None = None,
+    first_step: int = 0,
     progress: bool = True,
 ):
     """A ``tf.data.Dataset`` of ``(float32 image in [0, 255], int32 train ids)`` batches of the
@@ -74,8 +77,10 @@ def make_dataset(
     output (a model with auxiliary heads).
 
     With ``training``: reshuffled every pass, ``augmentation`` applied (the batches then have
-    its crop's size), full batches only. ``repeat`` (default: ``training``): endless, for a
-    number of optimizer steps that need not be a whole number of passes.
+    its crop's size), full batches only (one short batch per pass when there are fewer images
+    than ``batch_size``), starting at batch ``first_step`` of the stream (a resumed run's
+    optimizer step). ``repeat`` (default: ``training``): endless, for a number of optimizer steps
+    that need not be a whole number of passes.
     """
     tf = data_tensorflow()
     height, width = size
@@ -95,24 +100,60 @@ def make_dataset(
         mask = tf.cast(mask[..., 0], tf.int32)
         return tf.cast(image, tf.float32), mask if targets == 1 else (mask,) * targets
 
-    dataset = tf.data.Dataset.from_tensor_slices((image_paths, mask_paths))
+    repeat = training if repeat is None else repeat
     if training:
-        dataset = dataset.shuffle(len(samples), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
-    if training:
-        seeds = (
-            tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-            .batch(2 * len(_SEEDS))
-            .map(lambda s: tf.reshape(s, (len(_SEEDS), 2)))
+        batch_size = min(batch_size, len(samples))  # fewer images: one short batch per pass
+        dataset = _training_stream(
+            tf, image_paths, mask_paths, batch_size, seed, first_step, repeat
+        ).map(
+            lambda image, mask, seeds: augment(load(image, mask), seeds),
+            num_parallel_calls=tf.data.AUTOTUNE,
         )
-        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
-            augment, num_parallel_calls=tf.data.AUTOTUNE
-        )
-    dataset = dataset.batch(batch_size, drop_remainder=training and len(samples) >= batch_size)
+        dataset = dataset.batch(batch_size, drop_remainder=True)
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices((image_paths, mask_paths))
+        dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
     dataset = dataset.map(to_model, num_parallel_calls=tf.data.AUTOTUNE)
-    if training if repeat is None else repeat:
+    if repeat and not training:
         dataset = dataset.repeat()
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _training_stream(tf, image_paths, mask_paths, batch_size, seed, first_step=0, repeat=True):
+    """``(image path, mask path, augmentation seeds)`` of the training images, pass after pass,
+    from batch ``first_step`` on. Pass ``p`` is the images in the order of a stateless shuffle
+    keyed by ``(seed, p)``, cut to a whole number of batches; its ``j``-th image's augmentation
+    seeds are keyed by ``(seed, p, j)``: neither depends on what was drawn before, so the stream
+    from any step is the same whether or not the run stopped before it (exact resumption)."""
+    count = len(image_paths)
+    per_pass = count // batch_size  # batches
+    first_pass, skipped = divmod(int(first_step), per_pass)
+    images, masks = tf.constant(image_paths), tf.constant(mask_paths)
+    order_key = tf.constant([seed, 0], tf.int64)
+    image_key = tf.constant([seed, 1], tf.int64)
+
+    def one_pass(index):
+        order = tf.argsort(
+            tf.random.stateless_uniform(
+                (count,), tf.random.experimental.stateless_fold_in(order_key, index)
+            )
+        )[: per_pass * batch_size]
+        pass_key = tf.random.experimental.stateless_fold_in(image_key, index)
+        positions = tf.range(per_pass * batch_size, dtype=tf.int64)
+        return tf.data.Dataset.from_tensor_slices(
+            (tf.gather(images, order), tf.gather(masks, order), positions)
+        ).map(lambda image, mask, j: (image, mask, _augmentation_seeds(tf, pass_key, j)))
+
+    passes = tf.data.Dataset.range(first_pass, first_pass + 1 if not repeat else 2**62)
+    return passes.flat_map(one_pass).skip(skipped * batch_size)
+
+
+def _augmentation_seeds(tf, key, position):
+    """One image's seeds of the stateless random ops of ``_augment`` (one pair per _SEEDS)."""
+    image_key = tf.random.experimental.stateless_fold_in(key, position)
+    return tf.random.stateless_uniform(
+        (len(_SEEDS), 2), image_key, minval=None, maxval=None, dtype=tf.int64
+    )
 
 
 _SEEDS = ("flip", "scale", "crop", "photometric_apply", "photometric_values", "spare")

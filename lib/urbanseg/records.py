@@ -4,7 +4,10 @@
 failed) are both a ``RunRecord`` (docs/results.md): ``RunRecord.read(folder)`` reads whichever is
 there, ``record.write(folder)`` writes the one its status calls for, atomically. Every other
 module reads attributes of a record, never the JSON. ``load_records`` reads a whole results
-folder (one run per ``<model>/seed-<k>/``), and ``PerImage`` reads and writes a run's per-image
+folder (one run per ``<model>/seed-<k>/``); with ``tolerant=True`` (the report, the summary) a
+file it cannot read is a failed run naming the file, a run folder without a record an
+"incomplete" one and a second folder of the same model and seed a "duplicate", so that one bad
+folder is listed instead of stopping everything. ``PerImage`` reads and writes a run's per-image
 confusion matrices. The study's tables (summary.csv, runs.csv) are ``urbanseg.summary``'s.
 
 (Past 400 lines on purpose: the record's parts, its JSON mapping, the per-image file and the
@@ -36,6 +39,11 @@ log = logging.getLogger(__name__)
 # results/<model>/seed-<k>/ with their per-image confusion matrices.
 SCHEMA_VERSION = 2
 METRICS_FILE, FAILED_FILE, HISTORY_FILE = "metrics.json", "failed.json", "history.csv"
+# A record's status: "ok" and "failed" are read from the files; "incomplete" (a run folder
+# without either file) and "duplicate" (a second folder of a model and seed) only ever come from
+# ``load_records(..., tolerant=True)``, are never written and are not part of any comparison.
+OK, FAILED, INCOMPLETE, DUPLICATE = "ok", "failed", "incomplete", "duplicate"
+MAX_MODEL_NAME = 100  # characters; a model name is a notebook's file name
 PER_IMAGE_FILE = "confusion_per_image.npz"  # one 19 x 20 matrix per validation image
 HISTORY_COLUMNS = (
     "epoch",
@@ -73,6 +81,7 @@ class TrainingInfo:
     steps_per_epoch: int | None = None
     iterations: int | None = None  # optimizer steps in all
     devices: int = 1  # the devices each step's batch was split over (urbanseg.parallel)
+    resumed: bool = False  # went on from the checkpoint of an interrupted attempt
 
 
 @dataclass
@@ -111,7 +120,8 @@ class Baseline:
 
 @dataclass
 class RunRecord:
-    """One model run: ``status`` "ok" (metrics.json) or "failed" (failed.json)."""
+    """One model run: ``status`` "ok" (metrics.json) or "failed" (failed.json); "incomplete" or
+    "duplicate" for a folder ``load_records(..., tolerant=True)`` lists without comparing it."""
 
     model: str
     status: str = "ok"
@@ -142,7 +152,12 @@ class RunRecord:
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status == OK
+
+    @property
+    def compared(self) -> bool:
+        """A run of the study, successful or failed; False for an incomplete or duplicate one."""
+        return self.status in (OK, FAILED)
 
     @property
     def seed(self) -> int | None:
@@ -176,6 +191,14 @@ class RunRecord:
             date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
 
+    @classmethod
+    def unread(cls, folder: Path, status: str, error: str) -> RunRecord:
+        """The record of a run folder whose files say nothing usable (``status`` "failed" for a
+        malformed file, "incomplete", "duplicate"): named after its folder, ``error`` says why."""
+        return cls(
+            model=model_of_folder(folder), status=status, error=_first_line(error), folder=folder
+        )
+
     # -- files --------------------------------------------------------------------------------
 
     @classmethod
@@ -194,7 +217,7 @@ class RunRecord:
         else:
             raise InputError(f"{folder}: não há {METRICS_FILE} nem {FAILED_FILE}")
         if not record.model:  # results/<model>/seed-<k>/ or, before seeds, results/<model>/
-            record.model = (folder.parent if folder.name.startswith("seed-") else folder).name
+            record.model = model_of_folder(folder)
         record.folder = folder
         record.history = read_history(folder / HISTORY_FILE)
         return record
@@ -202,6 +225,8 @@ class RunRecord:
     def write(self, folder: str | Path) -> Path:
         """Write metrics.json (status ok) or failed.json atomically, then remove the other one:
         a folder holds one record, the latest. Returns the path written."""
+        if not self.compared:
+            raise ValueError(f"a record of status {self.status!r} is never written")
         folder = Path(folder)
         path, stale = (METRICS_FILE, FAILED_FILE) if self.ok else (FAILED_FILE, METRICS_FILE)
         text = json.dumps(self.to_json(), indent=1, ensure_ascii=False, allow_nan=False)
@@ -242,16 +267,17 @@ class RunRecord:
                 f"{source}: schema {schema!r} é mais novo do que este urbanseg lê "
                 f"({SCHEMA_VERSION}); atualize o urbanseg"
             )
-        model = str(values.get("model") or "")
+        model = _model_name(values.get("model"), source)
         if failed or values.get("status") == "failed":
+            info = values.get("model_info")
             return cls(
                 model=model,
                 status="failed",
-                model_info=dict(values.get("model_info") or {}),
+                model_info=dict(info) if isinstance(info, dict) else {},
                 error=_first_line(values.get("error") or "erro desconhecido"),
-                traceback=values.get("traceback"),
-                notebook=values.get("notebook"),
-                date=values.get("date"),
+                traceback=_text_or_none(values.get("traceback")),
+                notebook=_text_or_none(values.get("notebook")),
+                date=_text_or_none(values.get("date")),
             )
         metrics = values.get("metrics")
         if not isinstance(metrics, dict) or "miou" not in metrics:
@@ -259,18 +285,19 @@ class RunRecord:
                 f'{source}: falta o objeto "metrics" com "miou" (veja docs/results.md)'
             )
         try:
+            _check_metrics(metrics)
             baseline = values.get("baseline")
             return cls(
                 model=model,
                 status="ok",
                 digest=values.get("digest"),
-                parameters=dict(values.get("parameters") or {}),
+                parameters=_mapping(values, "parameters"),
                 params=_optional(int, values.get("params")),
                 flops=_optional(int, values.get("flops")),
-                model_options=dict(values.get("model_options") or {}),
-                model_info=dict(values.get("model_info") or {}),
+                model_options=_mapping(values, "model_options"),
+                model_info=_mapping(values, "model_info"),
                 precision=values.get("precision"),
-                context=dict(values.get("context") or {}),
+                context=_context(values.get("context")),
                 data=_dataclass(DataInfo, values.get("data")),
                 training=_dataclass(TrainingInfo, values.get("training")),
                 evaluation=_dataclass(EvaluationInfo, values.get("evaluation")),
@@ -282,8 +309,8 @@ class RunRecord:
                     miou=_optional(float, baseline.get("miou")),
                     pixel_accuracy=_optional(float, baseline.get("pixel_accuracy")),
                 ),
-                timing=_dataclass(Timing, values.get("timing")),
-                environment=dict(values.get("environment") or {}),
+                timing=_timing(values.get("timing")),
+                environment=_mapping(values, "environment"),
                 schema=schema,
             )
         except (TypeError, ValueError, KeyError) as error:
@@ -306,8 +333,11 @@ _OK_FIELDS = (
 
 def _dataclass(kind, values: dict | None):
     """``kind(**values)`` for the fields it knows (a field of another version is ignored),
-    converted to the field's type: numbers, and tuples for the (H, W) pairs."""
-    converters = {"float": float, "int": int, "str": str, "bool": bool}
+    converted to the field's type: numbers, tuples for the (H, W) pairs, lists of text and
+    mappings of numbers. TypeError or ValueError for a value that is none of these."""
+    converters = {"float": _number, "int": int, "str": str, "bool": bool}
+    if values is not None and not isinstance(values, dict):
+        raise TypeError(f"{kind.__name__}: esperado um objeto, recebido {type(values).__name__}")
     known = {}
     for spec in dataclasses.fields(kind):
         value = (values or {}).get(spec.name)
@@ -315,11 +345,141 @@ def _dataclass(kind, values: dict | None):
             continue
         base = str(spec.type).split("|")[0].strip()
         if base.startswith("tuple"):
-            value = tuple(int(v) for v in value)
+            value = tuple(int(v) for v in _sequence(value, spec.name))
+            if len(value) != 2:
+                raise ValueError(f"{spec.name}: esperado (altura, largura), recebido {value}")
+        elif base.startswith("list"):
+            value = [str(v) for v in _sequence(value, spec.name)]
+        elif base.startswith("dict"):
+            if not isinstance(value, dict):
+                raise TypeError(f"{spec.name}: esperado um objeto, recebido {value!r}")
+            value = {str(k): None if v is None else _number(v) for k, v in value.items()}
         elif base in converters:
             value = converters[base](value)
         known[spec.name] = value
     return kind(**known)
+
+
+def _mapping(values: dict, name: str) -> dict[str, Any]:
+    """``values[name]``, a JSON object (empty when absent); TypeError for anything else."""
+    value = values.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"{name}: esperado um objeto, recebido {value!r}"[:200])
+    return dict(value)
+
+
+def _sequence(value, name: str) -> list:
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name}: esperada uma lista, recebido {value!r}")
+    return list(value)
+
+
+def _number(value) -> float:
+    """A JSON number as a float; TypeError for text, booleans and the rest."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"esperado um número, recebido {value!r}")
+    return float(value)
+
+
+def _model_name(value, source) -> str:
+    """The record's model name: text of at most MAX_MODEL_NAME characters, without path
+    separators or control characters (a notebook's file name); "" when absent."""
+    if value is None or value == "":
+        return ""
+    if (
+        not isinstance(value, str)
+        or len(value) > MAX_MODEL_NAME
+        or any(c in value for c in "/\\")
+        or value in (".", "..")
+        or not value.isprintable()
+    ):
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise InputError(
+            f'{source}: "model" deve ser o nome de um notebook (texto de até {MAX_MODEL_NAME} '
+            f"caracteres, sem / nem \\), recebido {shown}"
+        )
+    return value
+
+
+_SCORES = ("miou", "category_miou", "iiou", "category_iiou", "pixel_accuracy", "mean_accuracy")
+_SCORE_MAPS = ("iou", "instance_iou", "category_iou", "category_instance_iou")
+
+
+def _check_metrics(metrics: dict) -> None:
+    """ValueError or TypeError unless the scores are fractions in [0, 1] or null (mIoU a
+    number), the per-class scores mappings of them and the confusion matrix 19 x 20 counts."""
+
+    def fraction(name, value, required=False):
+        if value is None and not required:
+            return
+        number = _number(value)
+        if not -1e-9 <= number <= 1.0 + 1e-9:  # NaN fails too; rounding may pass 1 by an ulp
+            raise ValueError(f"metrics.{name} = {value!r}: esperada uma fração entre 0 e 1")
+
+    fraction("miou", metrics.get("miou"), required=True)
+    for name in (*_SCORES[1:], "fw_iou"):
+        fraction(name, metrics.get(name))
+    for name in _SCORE_MAPS:
+        values = metrics.get(name)
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise TypeError(f"metrics.{name}: esperado um objeto, recebido {values!r}"[:200])
+        for key, value in values.items():
+            fraction(f"{name}.{key}", value)
+    count = metrics.get("num_images")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+        raise TypeError(f"metrics.num_images: esperado um inteiro, recebido {count!r}")
+    matrix = metrics.get("confusion_matrix")
+    if matrix is not None:
+        array = np.asarray(matrix, dtype=object)
+        if array.shape != (19, 20) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in array.flat
+        ):
+            raise ValueError("metrics.confusion_matrix: esperadas 19 x 20 contagens")
+
+
+def _timing(values: dict | None) -> Timing:
+    """The timing, every value a finite number, zero or more; the speeds more than zero."""
+    timing = _dataclass(Timing, values)
+    for name, value in dataclasses.asdict(timing).items():
+        if value is None:
+            continue
+        rate = name.endswith("_per_second")
+        if not math.isfinite(value) or value < 0 or (rate and value == 0):
+            expected = "maior que zero" if rate else "zero ou mais"
+            raise ValueError(f"timing.{name} = {value!r}: esperado um número finito {expected}")
+    return timing
+
+
+def _context(values: dict | None) -> dict[str, Any]:
+    """The model's context record (urbanseg.models.context_of), its sizes checked."""
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise TypeError(f"context: esperado um objeto, recebido {values!r}"[:200])
+    feature_map = values.get("feature_map")
+    if feature_map is not None and (
+        not isinstance(feature_map, list)
+        or len(feature_map) != 2
+        or not all(isinstance(v, int) and v > 0 for v in feature_map)
+    ):
+        raise ValueError(
+            f"context.feature_map: esperado [altura, largura], recebido {feature_map!r}"
+        )
+    for name in ("rates", "bins"):
+        sizes = values.get(name)
+        if sizes is not None and (
+            not isinstance(sizes, list) or not all(isinstance(v, int) for v in sizes)
+        ):
+            raise ValueError(f"context.{name}: esperada uma lista de inteiros, recebido {sizes!r}")
+    return dict(values)
+
+
+def _text_or_none(value) -> str | None:
+    return None if value is None else str(value)
 
 
 def _optional(convert, value):
@@ -387,9 +547,16 @@ def run_folder(results_dir: str | Path, model: str, seed: int) -> Path:
     return Path(results_dir) / model / f"seed-{seed}"
 
 
-def run_folders(results_dir: str | Path) -> list[Path]:
+def model_of_folder(folder: Path) -> str:
+    """The model a run folder belongs to by its place: ``<model>/seed-<k>/`` or ``<model>/``."""
+    return (folder.parent if folder.name.startswith("seed-") else folder).name
+
+
+def run_folders(results_dir: str | Path, *, incomplete: bool = False) -> list[Path]:
     """Every folder of ``results_dir`` that holds a run record: ``<model>/seed-<k>/``, and
-    ``<model>/`` itself for results written before seeds existed."""
+    ``<model>/`` itself for results written before seeds existed. With ``incomplete``, also the
+    run folders that hold none (a run interrupted or in progress): each ``seed-<k>/``, or the
+    model folder when it has no seed folder. Hidden folders (staging) are never runs."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise InputError(f"{results_dir}: pasta de resultados não encontrada")
@@ -397,22 +564,70 @@ def run_folders(results_dir: str | Path) -> list[Path]:
     for model in sorted(results_dir.iterdir()):
         if not model.is_dir() or model.name.startswith("."):
             continue
-        if has_record(model):
+        seeds = sorted(
+            (f for f in model.glob("seed-*") if f.is_dir()), key=lambda f: (len(f.name), f.name)
+        )
+        if has_record(model) or (incomplete and not seeds):
             found.append(model)
-        seeds = [f for f in model.glob("seed-*") if f.is_dir() and has_record(f)]
-        found += sorted(seeds, key=lambda f: (len(f.name), f.name))
-        if not has_record(model) and not seeds:
+        found += [f for f in seeds if incomplete or has_record(f)]
+        if not has_record(model) and not any(has_record(f) for f in seeds) and not incomplete:
             log.info(
                 "%s: sem registro de execução (%s ou %s), pulado", model, METRICS_FILE, FAILED_FILE
             )
     return found
 
 
-def load_records(results_dir: str | Path) -> list[RunRecord]:
-    """The record of every run in ``results_dir``, catalog order first, then by seed. Folders
-    holding neither metrics.json nor failed.json (a run in progress) are skipped."""
-    records = [RunRecord.read(folder) for folder in run_folders(results_dir)]
-    return sorted(records, key=lambda r: (sort_key(r.model), r.seed if r.seed is not None else -1))
+def load_records(results_dir: str | Path, *, tolerant: bool = False) -> list[RunRecord]:
+    """The record of every run in ``results_dir``, catalog order first, then by seed.
+
+    By default a malformed file raises InputError and folders holding neither metrics.json nor
+    failed.json are skipped. ``tolerant=True`` (the report and summary.csv) reads everything it
+    can and lists the rest: a file it cannot read is a failed run whose error names the file, a
+    run folder without a record is "incomplete", and a second folder holding the same model and
+    seed (a copy such as ``results/unet_backup/``) is a "duplicate" left out of every comparison.
+    """
+    if not tolerant:
+        records = [RunRecord.read(folder) for folder in run_folders(results_dir)]
+    else:
+        records = []
+        for folder in run_folders(results_dir, incomplete=True):
+            if not has_record(folder):
+                why = f"sem {METRICS_FILE} nem {FAILED_FILE}: execução interrompida ou em andamento"
+                log.warning("%s: %s", folder, why)
+                records.append(RunRecord.unread(folder, INCOMPLETE, f"{folder}: {why}"))
+                continue
+            try:
+                records.append(RunRecord.read(folder))
+            except InputError as error:  # one bad file must not hide every other run
+                log.warning("%s", error)
+                records.append(RunRecord.unread(folder, FAILED, str(error)))
+        _mark_duplicates(records, Path(results_dir))
+    return sorted(
+        records,
+        key=lambda r: (sort_key(r.model), r.seed if r.seed is not None else -1, str(r.folder)),
+    )
+
+
+def _mark_duplicates(records: list[RunRecord], results_dir: Path) -> None:
+    """Of several records of one model and seed, keep the one in the folder named after the model
+    (the runner's), else the first; mark the others "duplicate", naming the one kept."""
+    groups: dict[tuple, list[RunRecord]] = {}
+    for record in records:
+        if record.compared:
+            groups.setdefault((record.model, record.seed), []).append(record)
+    for (model, seed), group in groups.items():
+        if len(group) < 2:
+            continue
+        kept = min(group, key=lambda r: (model_of_folder(r.folder) != model, str(r.folder)))
+        for record in group:
+            if record is not kept:
+                run = model if seed is None else f"{model}, semente {seed}"
+                error = (
+                    f"{record.folder}: a mesma execução ({run}) que {kept.folder}; fica fora da "
+                    f"comparação (mova a cópia para fora de {results_dir})"
+                )
+                log.warning("%s", error)
+                record.status, record.error = DUPLICATE, error
 
 
 def find_run(path: str | Path) -> Path:
@@ -509,7 +724,16 @@ def study_identity(results_dir: Path, given: dict[str, str] | None = None) -> di
             raise InputError(
                 f"{path}: não é um YAML válido ({str(error).splitlines()[0]})"
             ) from None
-        unknown = sorted(set(loaded) - set(IDENTITY_FIELDS)) if isinstance(loaded, dict) else []
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: não é texto UTF-8") from None
+        except OSError as error:
+            raise InputError(f"{path}: não pode ser lido ({error.strerror or error})") from None
+        # keys as text: `1: x` or `null: x` are keys YAML reads as a number or None
+        unknown = (
+            sorted({str(key) for key in loaded if key not in IDENTITY_FIELDS})
+            if isinstance(loaded, dict)
+            else []
+        )
         if not isinstance(loaded, dict) or unknown:
             raise InputError(
                 f"{path}: esperado um mapeamento de {', '.join(IDENTITY_FIELDS)}"

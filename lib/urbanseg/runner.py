@@ -1,5 +1,5 @@
-"""Run the model notebooks with papermill: parameters checked first, finished models skipped,
-failures recorded while the other models carry on.
+"""Run the model notebooks with papermill: inputs checked first, finished models skipped,
+failures recorded while the other models carry on, a run's outputs replaced all at once.
 
     summary = run_models(["unet", "fcn"], parameters={"epochs": 2}, jobs=2)
     print(summary.format())
@@ -7,27 +7,35 @@ failures recorded while the other models carry on.
 
 Every ``notebooks/*.ipynb`` whose name does not start with ``_`` is a model (urbanseg.notebooks).
 Before anything runs, the run's parameters and every selected notebook's ``parameters`` cell are
-checked with ``RunConfig.from_dict``.
+checked with ``RunConfig.from_dict``, and so is what the notebooks will read: the data root (a
+Cityscapes tree with train and val) and a ``backbone_weights`` file. One ``urbanseg run`` at a
+time uses a results folder (a lock file in it names the holder).
 
-What the runner writes (docs/results.md); the notebook writes metrics.json, history.csv, figures:
+Each run (model, seed) is built in a staging folder beside its own, ``results/<model>/
+.seed-<k>.staging-<key>/``, which the notebook gets as its ``results_dir``: the key is the
+parameters' and the notebook code's digests, so an interrupted run with the same ones resumes
+from its checkpoint there. When the notebook ends, the folder of the run,
+``results/<model>/seed-<k>/``, is replaced in one rename by:
 
-- ``results/<model>/<model>.ipynb``: the executed notebook, success or failure. Papermill saves it
-  while it runs as ``.<model>.running.ipynb`` in the same folder; it is renamed at the end.
-- ``results/<model>/run.log``: everything the notebook's execution printed (papermill, the
-  cells' output, the kernel's messages); the terminal shows a line per model and a live bar,
-  or this log as it grows with ``verbose``.
-- ``results/<model>/failed.json`` when the run failed. Then the model's ``metrics.json`` is
-  deleted, but only once the new run has failed: an interrupted run leaves an earlier success in
-  place. A run that succeeds deletes any ``failed.json``.
+- the complete run: ``metrics.json`` (which the runner stamps with the notebook's code digest
+  and the user's results_dir), the files the notebook wrote, ``<model>.ipynb`` (the executed
+  notebook) and ``run.log`` (everything the execution printed);
+- or, when the run failed, ``failed.json``, the executed notebook and ``run.log``; the staging
+  folder stays, for the next attempt to resume.
 
-A model is complete, and skipped unless ``force``, when its ``metrics.json`` has
-``"status": "ok"`` and ``"digest"`` equal to ``RunConfig.digest(model)`` of the effective
-parameters: the notebook's defaults overridden by the run's parameters. The notebook computes the
-same digest from the values it receives. A notebook that finishes without writing such a
-``metrics.json`` counts as failed.
+An interrupted run (Ctrl-C, SIGTERM), a worker that dies, or a full disk leave the run's folder
+as it was. The terminal shows a line per model and a live bar, or the log as it grows with
+``verbose`` (urbanseg.console).
 
-(Past 400 lines on purpose: planning, skipping, execution and the failure record of a run all
-turn around the same ``_Job`` and its folder. What the terminal shows is urbanseg.console.)
+A model is complete, and skipped unless ``force``, when its ``metrics.json`` has ``"status":
+"ok"``, ``"digest"`` equal to ``RunConfig.digest(model)`` of the effective parameters (the
+notebook's defaults overridden by the run's parameters) and ``"notebook_digest"`` equal to
+``notebooks.code_digest`` of its notebook. The notebook computes the same parameter digest from
+the values it receives; a notebook that finishes without writing such a ``metrics.json`` counts
+as failed.
+
+(Past 400 lines on purpose: planning, skipping, execution, staging and the failure record of a
+run all turn around the same ``_Job`` and its folders.)
 """
 
 from __future__ import annotations
@@ -35,30 +43,36 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
+import errno
+import hashlib
+import json
 import logging
 import os
 import pickle
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
+from .atomic import LockHeld, exclusive_lock, replace_folder, staging_folder, write_atomically
 from .config import RunConfig
 from .console import RunConsole
 from .errors import InputError
 from .notebooks import (
     KERNEL_NAME,
     MODEL_VARIABLE,
+    code_digest,
     declared_model_info,
     default_notebooks_dir,
     discover_notebooks,
@@ -71,6 +85,11 @@ logger = logging.getLogger(__name__)
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 CONCURRENT_RUNS = "URBANSEG_CONCURRENT_RUNS"  # read by urbanseg.costs.concurrent_runs
 LOG_FILE = "run.log"
+LOCK_FILE = ".urbanseg-run.lock"  # in the results folder, while an urbanseg run uses it
+STOP_GRACE_SECONDS = 60  # an interrupted worker's time to stop its kernel before it is killed
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+# an OSError raised in the kernel reaches papermill as text: "[Errno 28] No space left..."
+_DISK_FULL_TEXT = re.compile(rf"\[Errno ({'|'.join(map(str, sorted(_DISK_FULL)))})\]")
 
 
 # --- Results of a run ---------------------------------------------------------------------------
@@ -152,19 +171,39 @@ class _Job:
     kernel_name: str = KERNEL_NAME
     timeout: float | None = None
     concurrent_runs: int = 1  # notebooks running at once (recorded with the run's speed)
+    code_digest: str = ""  # notebooks.code_digest of the notebook; "": not compared
 
     @property
     def name(self) -> str:
         return f"{self.model} (semente {self.seed})"
 
     @property
+    def staging_root(self) -> Path:
+        """The ``results_dir`` the notebook gets: its run is built in ``work_dir``, inside, and
+        replaces ``out_dir`` when complete. Named by the digests, so that an interrupted run
+        with the same parameters and code finds its checkpoint again."""
+        key = hashlib.sha256(f"{self.digest}:{self.code_digest}".encode()).hexdigest()[:12]
+        return self.out_dir.parent / f".{self.out_dir.name}.staging-{key}"
+
+    @property
+    def work_dir(self) -> Path:
+        return run_folder(self.staging_root, self.model, self.seed)
+
+    @property
+    def shown_work_dir(self) -> str:
+        """``work_dir`` as the user would write it, for messages."""
+        shown = Path(self.shown_dir)
+        return str(run_folder(shown.parent / self.staging_root.name, self.model, self.seed))
+
+    @property
     def log_path(self) -> Path:
-        """The notebook's whole output (papermill's log, cells' output, kernel messages)."""
-        return self.out_dir / LOG_FILE
+        """The notebook's whole output (papermill's log, cells' output, kernel messages), while
+        it runs; it moves to ``out_dir`` with the run's other files."""
+        return self.work_dir / LOG_FILE
 
     @property
     def progress_path(self) -> Path:
-        return self.out_dir / ".progress.json"
+        return self.work_dir / ".progress.json"
 
 
 # --- Running ------------------------------------------------------------------------------------
@@ -212,7 +251,9 @@ def run_models(
             folder comes back to this machine. ``keep_models``: bring the model files back too.
 
     Raises InputError, before anything runs, for an unknown model, an unknown parameter or a bad
-    value. A failing notebook is recorded in the summary, not raised.
+    value, a data root or weights file that is not there, a results folder inside the project's
+    code, or a results folder another ``urbanseg run`` is using. A failing notebook is recorded
+    in the summary, not raised.
     """
     if not isinstance(jobs, int) or jobs < 1:
         raise InputError(f"jobs={jobs!r}: deve ser pelo menos 1")
@@ -241,18 +282,21 @@ def run_models(
             f"modelo(s) desconhecido(s) {', '.join(unknown)}; notebooks em {notebooks_dir}: "
             f"{', '.join(notebooks) or 'nenhum'}"
         )
+    _check_results_dir(config.results_dir, notebooks_dir)
 
     seed_list = _check_seeds(seeds) if seeds is not None else None
     cwd = Path.cwd()
-    planned = []
+    planned, configs = [], []
     for model in selected:
         defaults = notebook_defaults(notebooks[model])
+        code = code_digest(notebooks[model])
         for seed in seed_list or [None]:
             given = injected if seed is None else {**injected, "seed": seed}
             try:
                 effective = RunConfig.from_dict({**defaults, **given})
             except InputError as error:
                 raise InputError(f"{notebooks[model]}: {error}") from None
+            configs.append(effective)
             folder = run_folder(config.results_dir, model, effective.seed)
             planned.append(
                 _Job(
@@ -266,43 +310,159 @@ def run_models(
                     cwd=cwd,
                     kernel_name=kernel_name,
                     timeout=timeout,
+                    code_digest=code,
                 )
             )
+    _check_inputs(configs, remote=cluster is not None)
 
-    outcomes: dict[tuple[str, int], ModelRun] = {}
-    pending = []
-    for job in planned:
-        if not force and _is_complete(job):
-            logger.info(
-                "%s: pulado, resultados completos para estes parâmetros (digest %s)",
-                job.name,
-                job.digest,
-            )
-            outcomes[(job.model, job.seed)] = ModelRun(job.model, "skipped", seed=job.seed)
-        else:
+    with _results_lock(Path(config.results_dir)), _sigterm_as_interrupt():
+        outcomes: dict[tuple[str, int], ModelRun] = {}
+        pending = []
+        for job in planned:
+            if not force and _is_complete(job):
+                logger.info(
+                    "%s: pulado, resultados completos para estes parâmetros (digest %s)",
+                    job.name,
+                    job.digest,
+                )
+                outcomes[(job.model, job.seed)] = ModelRun(job.model, "skipped", seed=job.seed)
+                continue
+            if not force and _code_changed(job):
+                logger.info(
+                    "%s: o código de %s mudou desde a execução gravada: executando de novo",
+                    job.name,
+                    job.notebook.name,
+                )
             pending.append(job)
-    if cluster is not None:  # one run per worker (or GPU slot): nothing runs beside it
-        from .cluster import execute_on_cluster
+        if cluster is not None:  # one run per worker (or GPU slot): nothing runs beside it
+            from .cluster import execute_on_cluster
 
-        console = RunConsole(len(pending), progress=progress, verbose=verbose)
-        outcomes.update(
-            execute_on_cluster(
-                pending,
-                console,
-                target=cluster,
-                config_path=cluster_config,
-                shared=shared_results,
-                keep_models=keep_models,
+            console = RunConsole(len(pending), progress=progress, verbose=verbose)
+            outcomes.update(
+                execute_on_cluster(
+                    pending,
+                    console,
+                    target=cluster,
+                    config_path=cluster_config,
+                    shared=shared_results,
+                    keep_models=keep_models,
+                )
             )
-        )
-        return RunSummary([outcomes[(job.model, job.seed)] for job in planned])
-    if pending:
-        ensure_kernel(kernel_name)
-    workers = max(min(jobs, len(pending)), 1)
-    pending = [dataclasses.replace(job, concurrent_runs=workers) for job in pending]
-    console = RunConsole(len(pending), progress=progress, verbose=verbose, slots=workers)
-    outcomes.update(_execute_all(pending, workers, console))
+            return RunSummary([outcomes[(job.model, job.seed)] for job in planned])
+        if pending:
+            ensure_kernel(kernel_name)
+        workers = max(min(jobs, len(pending)), 1)
+        pending = [dataclasses.replace(job, concurrent_runs=workers) for job in pending]
+        console = RunConsole(len(pending), progress=progress, verbose=verbose, slots=workers)
+        outcomes.update(_execute_all(pending, workers, console))
     return RunSummary([outcomes[(job.model, job.seed)] for job in planned])
+
+
+def _check_results_dir(results_dir: str, notebooks_dir: Path) -> None:
+    """InputError for a results folder inside the project's code (``-p results_dir notebooks``
+    would write runs among the notebooks)."""
+    from . import resources
+
+    target = Path(results_dir).expanduser().resolve()
+    code = [notebooks_dir, Path("notebooks"), Path("lib"), Path("templates")]
+    code.append(Path(__file__).parent)  # the package itself
+    for shipped in (resources.notebooks_dir, resources.templates_dir):
+        with contextlib.suppress(InputError):
+            code.append(shipped())
+    here = Path.cwd().resolve()
+    for folder in code:
+        if not folder.is_dir():
+            continue
+        folder = folder.resolve()
+        if folder == here or folder in here.parents:  # notebooks in the working folder itself
+            continue
+        if target == folder or folder in target.parents:
+            raise InputError(
+                f"results_dir={results_dir!r}: fica dentro de {folder} (código do projeto); "
+                "escolha outra pasta, ex.: results"
+            )
+
+
+def _check_inputs(configs: list[RunConfig], *, remote: bool) -> None:
+    """What the notebooks will read, checked before any of them starts: every data root is a
+    Cityscapes tree with train and val images paired with their labels (``data.find_samples``,
+    what the notebooks call), and every ``backbone_weights`` file exists. On a cluster
+    (``remote``), a path that does not exist here may exist on the workers: a warning."""
+    from .data import find_samples, holdout_split
+
+    roots: dict[str, bool] = {}  # root: whether some run selects on held-out cities
+    for config in configs:
+        if config.data_root is not None:
+            holdout = roots.get(config.data_root, False) or config.selection == "holdout"
+            roots[config.data_root] = holdout
+    for root, holdout in roots.items():
+        path = Path(root).expanduser()
+        if remote and not path.exists():
+            logger.warning(
+                "data_root %s não existe aqui: os workers do cluster precisam dela", root
+            )
+            continue
+        train = find_samples(path, "train")
+        find_samples(path, "val")
+        if holdout:
+            holdout_split(train)
+    weights = {c.backbone_weights for c in configs} - {None, "imagenet"}
+    for name in sorted(weights):
+        if Path(name).is_file():
+            continue
+        if remote and not Path(name).exists():
+            logger.warning("backbone_weights %s não existe aqui: os workers precisam dele", name)
+            continue
+        raise InputError(
+            f"backbone_weights={name!r}: arquivo de pesos não encontrado "
+            "(passe o caminho de um arquivo, 'imagenet' ou None)"
+        )
+
+
+@contextlib.contextmanager
+def _results_lock(results_dir: Path) -> Iterator[None]:
+    """Hold the results folder for this run; InputError naming the holder if another has it."""
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = "não é uma pasta" if results_dir.exists() else (error.strerror or str(error))
+        raise InputError(f"{results_dir}: pasta de resultados inválida ({reason})") from None
+    with contextlib.ExitStack() as stack:
+        try:
+            locked = stack.enter_context(exclusive_lock(results_dir / LOCK_FILE))
+        except LockHeld as held:
+            raise InputError(
+                f"{results_dir}: outra execução do urbanseg run usa esta pasta "
+                f"({held.holder or 'processo desconhecido'}); espere ela terminar, ou use outra "
+                "pasta com --results"
+            ) from None
+        except OSError as error:
+            raise InputError(
+                f"{results_dir}: não foi possível gravar na pasta de resultados "
+                f"({error.strerror or error})"
+            ) from None
+        if not locked:
+            logger.debug("%s: sem trava neste sistema de arquivos", results_dir)
+        yield
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, a batch system's time limit) stops the run as Ctrl-C does: the
+    running workers are stopped and their folders stay as they were. Only in the main thread,
+    the one Python delivers signals to."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _check_seeds(seeds: Iterable[int]) -> list[int]:
@@ -310,16 +470,28 @@ def _check_seeds(seeds: Iterable[int]) -> list[int]:
     for seed in seeds:
         try:
             checked.append(RunConfig.from_dict({"seed": seed}).seed)
-        except InputError:
-            raise InputError(f"semente {seed!r}: esperado um número inteiro") from None
+        except InputError as error:
+            number = re.fullmatch(r"-?\d+", str(seed).strip())
+            reason = str(error).split(": ", 1)[-1] if number else "esperado um número inteiro"
+            raise InputError(f"semente {seed!r}: {reason}") from None
     if not checked:
         raise InputError("--seeds: passe pelo menos uma semente, ex.: --seeds 0 1 2")
     return list(dict.fromkeys(checked))
 
 
+# Worker processes of this process, so that an interruption stops them (urbanseg.cluster's
+# Dask workers call _execute_in_subprocess too: there nothing stops them but their own death).
+_WORKERS: set[subprocess.Popen] = set()
+_WORKERS_LOCK = threading.Lock()
+_STOPPING = threading.Event()  # no worker starts once set
+
+
 def _execute_all(jobs: list[_Job], workers: int, console: RunConsole) -> dict:
-    """Each job in a worker process, ``workers`` at a time, the console following them."""
+    """Each job in a worker process, ``workers`` at a time, the console following them.
+    Interrupted (Ctrl-C, or SIGTERM made KeyboardInterrupt by the CLI): the jobs not started
+    are dropped, the running ones stopped (their folders stay as they were), then it raises."""
     outcomes, started = {}, queue.SimpleQueue()  # the jobs a worker thread has begun
+    _STOPPING.clear()
 
     def execute(job: _Job) -> ModelRun:
         started.put(job)
@@ -349,76 +521,181 @@ def _execute_all(jobs: list[_Job], workers: int, console: RunConsole) -> dict:
                     console.start(job)
                 console.poll()
         except KeyboardInterrupt:
-            pool.shutdown(wait=True, cancel_futures=True)
+            console.close()  # no bar or log line after this
+            pool.shutdown(wait=False, cancel_futures=True)
+            _stop_workers()
+            pool.shutdown(wait=True)
             raise
         finally:
             console.close()
     return outcomes
 
 
+def _stop_workers(grace: float = STOP_GRACE_SECONDS) -> None:
+    """SIGTERM to every running worker (it stops its kernel and exits), then a kill for those
+    still running after ``grace`` seconds."""
+    with _WORKERS_LOCK:
+        _STOPPING.set()
+        running = list(_WORKERS)
+    for process in running:
+        with contextlib.suppress(OSError):
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in running:
+        try:
+            process.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def _execute_in_subprocess(job: _Job) -> ModelRun:
     """``_execute`` in a fresh interpreter (a plain subprocess, unlike multiprocessing's spawn,
-    works whatever the caller's __main__ is: a script without a main guard, stdin, a notebook).
+    works whatever the caller's __main__ is: a script without a main guard, stdin, a notebook),
+    then the outcome put in place (``_install``).
 
     If the worker itself dies, the model is reported failed but its results are left as they
-    were (the notebook may never have started); its run.log says what the worker printed.
+    were (the notebook may never have started); the staging folder's run.log says what the
+    worker printed.
     """
     from .progress import PROGRESS_VARIABLE
 
-    job.out_dir.mkdir(parents=True, exist_ok=True)
-    job.progress_path.unlink(missing_ok=True)
-    environment = {**os.environ, PROGRESS_VARIABLE: str(job.progress_path)}
-    with tempfile.TemporaryDirectory(prefix="urbanseg-run-") as scratch:
-        job_file, result_file = Path(scratch) / "job.pickle", Path(scratch) / "result.pickle"
+    job_file, result_file = job.staging_root / ".job.pickle", job.staging_root / ".result.pickle"
+    try:  # a full disk, a folder without write permission: the run fails, the others go on
+        _prepare_staging(job)
         job_file.write_bytes(pickle.dumps(job))
-        command = [
-            sys.executable,
-            "-c",
-            "from urbanseg.runner import _worker; _worker()",
-            str(job_file),
-            str(result_file),
-            str(os.getpid()),
-        ]
-        # Output to a file, not a pipe: a kernel outliving its worker cannot block the read.
-        with open(job.log_path, "w+b") as output:
-            status = subprocess.run(
+        output = open(job.log_path, "w+b")  # noqa: SIM115 (closed below, after the worker)
+    except OSError as error:
+        return _failed(job, f"{job.shown_work_dir}: {error.strerror or error}")
+    environment = {**os.environ, PROGRESS_VARIABLE: str(job.progress_path)}
+    command = [
+        sys.executable,
+        "-c",
+        "from urbanseg.runner import _worker; _worker()",
+        str(job_file),
+        str(result_file),
+        str(os.getpid()),
+    ]
+    # Output to a file, not a pipe: a kernel outliving its worker cannot block the read.
+    with output:
+        with _WORKERS_LOCK:
+            if _STOPPING.is_set():
+                job_file.unlink()
+                return _failed(job, "interrompido antes de começar")
+            process = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 cwd=job.cwd,
                 env=environment,
-            ).returncode
-            output.seek(0)
-            text = output.read().decode("utf-8", "replace")
-        job.progress_path.unlink(missing_ok=True)
-        if result_file.exists():
-            return pickle.loads(result_file.read_bytes())
-    last = next((line for line in reversed(text.splitlines()) if line.strip()), "sem saída")
-    log = os.path.join(job.shown_dir, LOG_FILE)
-    error = _one_line(f"o processo worker terminou com status {status}: {last} (veja {log})")
-    return ModelRun(job.model, "failed", error=error, seed=job.seed)
+            )
+            _WORKERS.add(process)
+        try:
+            status = process.wait()
+        finally:
+            with _WORKERS_LOCK:
+                _WORKERS.discard(process)
+            if process.poll() is None:  # this thread was interrupted: stop its worker too
+                process.send_signal(signal.SIGTERM)
+        last = _last_line(output)
+    job.progress_path.unlink(missing_ok=True)
+    job_file.unlink(missing_ok=True)
+    if result_file.exists():
+        run = pickle.loads(result_file.read_bytes())
+        result_file.unlink()
+        return _install(job, run)
+    log = os.path.join(job.shown_work_dir, LOG_FILE)
+    return _failed(job, f"o processo worker terminou com status {status}: {last} (veja {log})")
+
+
+def _last_line(output) -> str:
+    """The last non-blank line of the open log ``output`` (its last 64 kB are enough)."""
+    output.seek(max(output.seek(0, os.SEEK_END) - 65536, 0))
+    text = output.read().decode("utf-8", "replace")
+    return next((line for line in reversed(text.splitlines()) if line.strip()), "sem saída")
+
+
+def _failed(job: _Job, error: str, seconds: float | None = None) -> ModelRun:
+    return ModelRun(job.model, "failed", seconds, error=_one_line(error), seed=job.seed)
+
+
+def _prepare_staging(job: _Job) -> None:
+    """The job's staging folder, ready for an attempt: an earlier attempt's with the same
+    digests is kept (its checkpoint resumes the training) but for its record and executed
+    notebook; another parameters' or code's attempt at this run is removed."""
+    for other in job.out_dir.parent.glob(f".{job.out_dir.name}.staging-*"):
+        if other != job.staging_root:
+            shutil.rmtree(other, ignore_errors=True)
+    job.work_dir.mkdir(parents=True, exist_ok=True)
+    stale = (METRICS_FILE, FAILED_FILE, f"{job.model}.ipynb", job.progress_path.name)
+    for name in stale:
+        (job.work_dir / name).unlink(missing_ok=True)
+
+
+def _install(job: _Job, run: ModelRun) -> ModelRun:
+    """Replace the run's folder by the finished attempt in one rename: the whole staged run if
+    it succeeded (and its staging folder goes), its failure record, executed notebook and log if
+    it failed (the staging folder stays, for the next attempt to resume)."""
+    work = job.work_dir
+    try:
+        if run.status == "ok":
+            replace_folder(work, job.out_dir)
+            shutil.rmtree(job.staging_root, ignore_errors=True)
+        elif (work / FAILED_FILE).is_file():
+            incoming = staging_folder(job.out_dir)
+            try:
+                for name in (FAILED_FILE, f"{job.model}.ipynb", LOG_FILE):
+                    if (work / name).exists():
+                        os.replace(work / name, incoming / name)
+                replace_folder(incoming, job.out_dir)
+            except BaseException:
+                shutil.rmtree(incoming, ignore_errors=True)
+                raise
+    except OSError as error:
+        return _failed(
+            job,
+            f"não foi possível pôr {job.shown_work_dir} no lugar de {job.shown_dir} "
+            f"({error.strerror or error})",
+            run.seconds,
+        )
+    return run
 
 
 def _worker() -> None:
-    """Entry point of a worker process: ``python -c ... JOB_FILE RESULT_FILE``."""
+    """Entry point of a worker process: ``python -c ... JOB_FILE RESULT_FILE PARENT_PID``."""
     job_file, result_file, parent = sys.argv[1:4]
     _stop_with(int(parent))
     # papermill's messages and the notebook's output, streamed to run.log as they come
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
-    run = _execute(pickle.loads(Path(job_file).read_bytes()))
-    Path(result_file).write_bytes(pickle.dumps(run))
+    job = pickle.loads(Path(job_file).read_bytes())
+    try:
+        run = _execute(job)
+        write_atomically(result_file, pickle.dumps(run))
+    except KeyboardInterrupt:  # stopped: no verdict, one line in run.log rather than a traceback
+        print("urbanseg: interrompido", flush=True)
+        raise SystemExit(130) from None
+    except OSError as error:
+        if error.errno not in _DISK_FULL:
+            raise
+        detail = f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+        print(f"sem espaço em disco ({detail}); {job.shown_dir} ficou como estava", flush=True)
+        raise SystemExit(1) from None
 
 
 def _stop_with(parent: int) -> None:
-    """Make SIGTERM an interruption (papermill then shuts the kernel down and the run's results
-    stay as they were) and, on Linux, have the kernel send it when ``parent`` dies: a runner or
-    Dask worker killed outright leaves no worker training on its own."""
+    """Make the first SIGTERM or SIGINT an interruption (papermill then stops the kernel and the
+    run's folder stays as it was; later ones are ignored, so that nothing cuts that short: Ctrl-C
+    reaches the worker, then the runner's SIGTERM) and have SIGTERM sent when ``parent`` dies:
+    on Linux by the kernel, elsewhere by a thread watching it. A runner or Dask worker killed
+    outright leaves no worker training on its own."""
 
     def interrupt(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -427,13 +704,22 @@ def _stop_with(parent: int) -> None:
     if os.getppid() != parent:  # it died before the line above
         raise SystemExit("urbanseg: o processo que iniciou esta execução terminou")
 
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="urbanseg-parent-watch", daemon=True).start()
+
 
 def _execute(job: _Job) -> ModelRun:
-    """Execute one notebook and record its outcome; runs in the caller or in a worker process."""
+    """Execute one notebook in the job's staging folder and record its outcome there; runs in
+    a worker process. A full disk is raised (OSError), not recorded: no verdict on the model."""
     import papermill
 
-    job.out_dir.mkdir(parents=True, exist_ok=True)
-    running = job.out_dir / f".{job.model}.running.ipynb"
+    work = job.work_dir
+    work.mkdir(parents=True, exist_ok=True)
+    running = work / f".{job.model}.running.ipynb"
     running.unlink(missing_ok=True)
     failure = None
     started = time.monotonic()
@@ -445,19 +731,30 @@ def _execute(job: _Job) -> ModelRun:
         papermill.execute_notebook(
             str(job.notebook),
             str(running),
-            parameters=job.parameters,
+            parameters={**job.parameters, "results_dir": str(job.staging_root)},
             kernel_name=job.kernel_name,
             language="python",
             progress_bar=False,
             log_output=True,  # the notebook's output, into run.log as it comes
             execution_timeout=job.timeout,
             cwd=str(job.cwd),
+            # Killed, not asked to shut down: a kernel asked while its cell is being
+            # interrupted prints a ZMQ traceback. Its cells are done, or abandoned, by then.
+            shutdown_kernel="immediate",
         )
     except papermill.PapermillExecutionError as error:
+        if _DISK_FULL_TEXT.search(error.evalue or ""):
+            running.unlink(missing_ok=True)
+            raise OSError(errno.ENOSPC, _DISK_FULL_TEXT.sub("", error.evalue).strip()) from None
         failure = (
             _one_line(f"{error.ename}: {error.evalue}" if error.evalue else error.ename),
             "\n".join(error.traceback),
         )
+    except OSError as error:
+        if error.errno in _DISK_FULL:  # papermill's notebook cut short: keep nothing
+            running.unlink(missing_ok=True)
+            raise
+        failure = (_one_line(error), traceback.format_exc())
     except Exception as error:  # timeout, dead kernel, kernel not starting: all a failed run
         failure = (_one_line(error), traceback.format_exc())
     except BaseException:  # interrupted: no verdict on this model, leave its results as they were
@@ -472,42 +769,73 @@ def _execute(job: _Job) -> ModelRun:
     seconds = time.monotonic() - started
     notebook = _keep_notebook(job, running)
     if failure is None:
-        problem = _metrics_problem(job)
+        problem = _metrics_problem(job, work)
         if problem:
             failure = (problem, "")
     if failure is not None:
         return _record_failure(job, *failure, notebook=notebook, seconds=seconds)
-    (job.out_dir / FAILED_FILE).unlink(missing_ok=True)
+    _stamp_record(job)
+    (work / FAILED_FILE).unlink(missing_ok=True)
     return ModelRun(job.model, "ok", seconds, notebook=notebook, seed=job.seed)
 
 
 def _keep_notebook(job: _Job, running: Path) -> str | None:
-    """Rename the executed notebook into place; None (and no stale one left) if there is none."""
-    final = job.out_dir / f"{job.model}.ipynb"
+    """Rename the executed notebook into place in the staging folder, naming where it will
+    live and the results_dir the user gave; None (and no notebook kept) if there is none or it
+    cannot be read back."""
+    final = job.work_dir / f"{job.model}.ipynb"
     if not running.exists():
-        final.unlink(missing_ok=True)
         return None
     shown = str(Path(job.shown_dir) / final.name)
-    try:  # papermill recorded the temporary name; record where the notebook lives
+    try:
         notebook = nbformat.read(running, as_version=nbformat.NO_CONVERT)
-        metadata = notebook.metadata.get("papermill")
-        if metadata is not None:
-            metadata["input_path"] = os.path.relpath(job.notebook, job.cwd)
-            metadata["output_path"] = shown
-            nbformat.write(notebook, running)
-    except Exception as error:  # a notebook we cannot read back is still worth keeping
-        logger.debug("%s: metadados do papermill mantidos como estão (%s)", running, error)
-    os.replace(running, final)
+    except Exception as error:  # cut short: keep nothing rather than half a notebook
+        logger.warning("%s: notebook executado ilegível, não guardado (%s)", running, error)
+        running.unlink(missing_ok=True)
+        return None
+    metadata = notebook.metadata.get("papermill")
+    if metadata is not None:  # papermill recorded the staging names; record the final ones
+        metadata["input_path"] = os.path.relpath(job.notebook, job.cwd)
+        metadata["output_path"] = shown
+        if isinstance(metadata.get("parameters"), dict):
+            metadata["parameters"]["results_dir"] = job.parameters.get("results_dir")
+    given = job.parameters.get("results_dir")
+    for cell in notebook.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = re.sub(
+                r"^results_dir = .*$",
+                lambda _: f"results_dir = {given!r}",
+                cell.source,
+                flags=re.MULTILINE,
+            )
+    write_atomically(final, nbformat.writes(notebook))
+    running.unlink()
     return shown
 
 
-def _metrics_problem(job: _Job) -> str | None:
-    """None when results/<model>/metrics.json says ok for this job's digest; else what is wrong."""
+def _stamp_record(job: _Job) -> None:
+    """Write into the staged metrics.json the notebook's code digest (what ``_is_complete``
+    compares besides the parameters' digest) and the results_dir the user gave, in place of
+    the staging folder the notebook was told."""
+    path = job.work_dir / METRICS_FILE
+    values = json.loads(path.read_text(encoding="utf-8"))
+    values["notebook_digest"] = job.code_digest
+    parameters = values.get("parameters")
+    if isinstance(parameters, dict) and "results_dir" in job.parameters:
+        parameters["results_dir"] = job.parameters["results_dir"]
+    text = json.dumps(values, indent=1, ensure_ascii=False, allow_nan=False)
+    write_atomically(path, text + "\n")
+
+
+def _metrics_problem(job: _Job, folder: Path | None = None) -> str | None:
+    """None when ``folder``'s metrics.json (the run's folder by default) says ok for this job's
+    digest; else what is wrong."""
+    folder = job.out_dir if folder is None else folder
     shown = f"{job.shown_dir}/{METRICS_FILE}"
-    if not (job.out_dir / METRICS_FILE).is_file():
+    if not (folder / METRICS_FILE).is_file():
         return f"o notebook terminou sem gravar {shown}"
     try:
-        record = RunRecord.read(job.out_dir)
+        record = RunRecord.read(folder)
     except InputError as error:
         return f"ilegível: {error}"
     if not record.ok:
@@ -520,14 +848,36 @@ def _metrics_problem(job: _Job) -> str | None:
     return None
 
 
+def _recorded_code_digest(folder: Path) -> str | None:
+    try:
+        values = json.loads((folder / METRICS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return values.get("notebook_digest") if isinstance(values, dict) else None
+
+
+def _code_changed(job: _Job) -> bool:
+    """Complete for these parameters, but run by a notebook whose code has changed since."""
+    return (
+        bool(job.code_digest)
+        and _metrics_problem(job) is None
+        and _recorded_code_digest(job.out_dir) != job.code_digest
+    )
+
+
 def _is_complete(job: _Job) -> bool:
-    return _metrics_problem(job) is None and not (job.out_dir / FAILED_FILE).exists()
+    return (
+        _metrics_problem(job) is None
+        and not (job.out_dir / FAILED_FILE).exists()
+        and (not job.code_digest or _recorded_code_digest(job.out_dir) == job.code_digest)
+    )
 
 
 def _record_failure(
     job: _Job, error: str, trace: str, *, notebook: str | None, seconds: float | None
 ) -> ModelRun:
-    """Write failed.json, then delete the model's metrics.json: the failure is the result now."""
+    """Write failed.json in the staging folder (and its metrics.json is gone): the failure is
+    the result, once installed."""
     record = RunRecord.failure(
         job.model,
         _ANSI.sub("", error),
@@ -535,7 +885,7 @@ def _record_failure(
         notebook=notebook,
         model_info=declared_model_info(job.notebook),
     )
-    record.write(job.out_dir)  # and the model's metrics.json is gone
+    record.write(job.work_dir)
     return ModelRun(job.model, "failed", seconds, record.error, notebook, seed=job.seed)
 
 

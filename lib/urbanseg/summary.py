@@ -21,7 +21,7 @@ from .atomic import write_atomically
 from .catalog import sort_key
 from .errors import InputError
 from .labels import CLASS_NAMES
-from .records import PerImage, RunRecord, Timing, load_records
+from .records import DUPLICATE, FAILED, INCOMPLETE, PerImage, RunRecord, Timing, load_records
 from .statistics import ModelRuns, StudyStatistics, compare
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,9 @@ RUN_COLUMNS = (
 MIOU_COLUMNS = ("miou_mean", "miou_std", "miou_ci_low", "miou_ci_high")
 SUMMARY_COLUMNS = (
     "model",
-    "status",  # "ok": every seed ran; "partial": some failed; "failed": none ran
+    # "ok": every seed ran; "partial": some failed or are incomplete; "failed": none ran;
+    # "incomplete": none finished nor failed (interrupted, or running). Duplicates: runs.csv only.
+    "status",
     "seeds",  # the seeds that ran
     *MIOU_COLUMNS,
     *SCORE_COLUMNS[1:],  # means over the seeds that ran
@@ -84,10 +86,12 @@ def runs_table(records: Sequence[RunRecord]) -> pd.DataFrame:
 
 
 def by_model(records: Sequence[RunRecord]) -> dict[str, list[RunRecord]]:
-    """The records of each model, catalog order first."""
+    """The records of each model, catalog order first; a duplicate run (records.load_records)
+    belongs to no model."""
     groups: dict[str, list[RunRecord]] = {}
     for record in sorted(records, key=lambda r: sort_key(r.model)):
-        groups.setdefault(record.model, []).append(record)
+        if record.status != DUPLICATE:
+            groups.setdefault(record.model, []).append(record)
     return groups
 
 
@@ -97,9 +101,7 @@ def study_statistics(records: Sequence[RunRecord]) -> StudyStatistics:
     order, for every model, so that differences are paired)."""
     groups = {m: [r for r in rs if r.ok] for m, rs in by_model(records).items()}
     groups = {m: rs for m, rs in groups.items() if rs}
-    per_image = {
-        m: [PerImage.read(r.folder) if r.folder else None for r in rs] for m, rs in groups.items()
-    }
+    per_image = {m: [_per_image(r) for r in rs] for m, rs in groups.items()}
     complete = [p for runs in per_image.values() if all(runs) for p in runs]
     common = set.intersection(*(set(p.stems) for p in complete)) if complete else set()
     order = [stem for stem in complete[0].stems if stem in common] if complete else []
@@ -120,6 +122,18 @@ def study_statistics(records: Sequence[RunRecord]) -> StudyStatistics:
     return compare(runs)
 
 
+def _per_image(record: RunRecord) -> PerImage | None:
+    """The run's per-image matrices; None (no intervals for its model) when it has none or they
+    cannot be read, which must not take the report down."""
+    if record.folder is None:
+        return None
+    try:
+        return PerImage.read(record.folder)
+    except InputError as error:
+        log.warning("%s; sem intervalos para %s", error, record.model)
+        return None
+
+
 def _reordered(per_image: PerImage, stems: list[str]) -> np.ndarray:
     index = {stem: i for i, stem in enumerate(per_image.stems)}
     return per_image.matrices[[index[stem] for stem in stems]]
@@ -135,18 +149,23 @@ def summary_table(
 
     stats = stats if stats is not None else study_statistics(records)
     folders = [r.folder for r in records if r.folder is not None]
-    author = study_identity(folders[0].parents[1]).get("author") if folders else None
+    author = study_identity(_results_dir(folders[0])).get("author") if folders else None
     fingerprints: dict[str | None, str | None] = {}
     rows = []
     for model, group in by_model(records).items():
         ran = [r for r in group if r.ok]
-        failed = [r for r in group if not r.ok]
+        failed = [r for r in group if r.status == FAILED]
+        unfinished = [r for r in group if r.status == INCOMPLETE]
         first = (ran or group)[0]
+        if ran:
+            status = "partial" if failed or unfinished else "ok"
+        else:
+            status = "failed" if failed else INCOMPLETE
         row: dict[str, Any] = {
             "model": model,
-            "status": "failed" if not ran else ("partial" if failed else "ok"),
+            "status": status,
             "seeds": len(ran),
-            "error": failed[0].error if failed else None,
+            "error": (failed or unfinished)[0].error if failed or unfinished else None,
         }
         model_stats = stats.models.get(model)
         if model_stats is not None:
@@ -175,6 +194,11 @@ def summary_table(
     return _typed(pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)))
 
 
+def _results_dir(folder: Path) -> Path:
+    """The results folder of a run folder: ``RESULTS/<model>/seed-<k>/`` or ``RESULTS/<model>/``."""
+    return folder.parents[1] if folder.name.startswith("seed-") else folder.parent
+
+
 def _recipe_digest(parameters: dict) -> str:
     """16 hex digits of the parameters that make the recipe: all but the seed and the paths."""
     import hashlib
@@ -185,8 +209,9 @@ def _recipe_digest(parameters: dict) -> str:
 
 
 def collect(results_dir: str | Path = "results") -> pd.DataFrame:
-    """The summary table of every run in ``results_dir``."""
-    return summary_table(load_records(results_dir))
+    """The summary table of every run in ``results_dir``; a run that cannot be read is a failed
+    row naming its file, a folder without a record an incomplete one."""
+    return summary_table(load_records(results_dir, tolerant=True))
 
 
 def write_summary(records: Sequence[RunRecord], results_dir: str | Path = "results") -> Path:
@@ -197,8 +222,16 @@ def write_summary(records: Sequence[RunRecord], results_dir: str | Path = "resul
         summary = summary_table(records)
     except ValueError as error:  # per-image matrices that do not line up
         raise InputError(f"{results_dir}: {error}") from None
-    write_atomically(results_dir / "runs.csv", runs_table(records).to_csv(index=False))
-    return write_atomically(results_dir / "summary.csv", summary.to_csv(index=False))
+    runs = runs_table(records)
+    written = None
+    for name, table in (("runs.csv", runs), ("summary.csv", summary)):
+        try:
+            written = write_atomically(results_dir / name, table.to_csv(index=False))
+        except OSError as error:  # a read-only results folder, a full disk
+            raise InputError(
+                f"{results_dir / name}: não foi possível gravar ({error.strerror or error})"
+            ) from None
+    return written
 
 
 def iou_table(records: Sequence[RunRecord], key: str = "iou", names=CLASS_NAMES) -> pd.DataFrame:

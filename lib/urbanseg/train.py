@@ -12,6 +12,7 @@ import logging
 import math
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import keras
@@ -262,12 +263,15 @@ def save_model(model: keras.Model, path: Path) -> None:
 
 
 class _Checkpoint:
-    """The state after the last finished epoch (model with optimizer, history, best score), so
-    that an interrupted run resumes there. ``run_id`` (the parameters' digest) keeps a run from
-    resuming another's state."""
+    """The state after the last finished epoch (model with optimizer, the layers' random state,
+    history, best score), so that an interrupted run resumes there: an exact resumption, with
+    the batches from ``pipeline.make_dataset(first_step=...)``. ``run_id`` (the parameters'
+    digest) keeps a run from resuming another's state. The state after the last epoch stays
+    until the caller has written its results (``discard_checkpoint``): a run interrupted after
+    training does not train again."""
 
     def __init__(self, folder: Path, run_id: str):
-        self.model_path, self.state_path = folder / "checkpoint.keras", folder / "checkpoint.json"
+        self.model_path, self.state_path = checkpoint_paths(folder)
         self.run_id = run_id
 
     def save(self, model: keras.Model, rows: list[dict], best_miou: float, best_epoch: int) -> None:
@@ -278,36 +282,109 @@ class _Checkpoint:
             "rows": rows,
             "best_miou": best_miou,
             "best_epoch": best_epoch,
+            # the dropout layers' generators: model.save keeps weights, not these
+            "random_state": [np.asarray(v).tolist() for v in _random_state(model)],
         }
         write_atomically(self.state_path, json.dumps(state))  # last: it vouches for the model
 
     def restore(self, model: keras.Model, callback: _ValidationCallback, epochs: int) -> int:
-        """Load the saved state into ``model`` (compiled); return the epoch to start from."""
+        """Load the saved state into ``model`` (compiled); return the epoch to start from
+        (``epochs`` when training had finished). A state that cannot be read is discarded with
+        a warning, and training starts over."""
+        if not self.state_path.exists():
+            return 0
+        reading = self.state_path
         try:
             state = json.loads(self.state_path.read_text())
-        except (OSError, ValueError):
+            if state.get("run_id") != self.run_id or not 0 < state.get("epoch", 0) <= epochs:
+                return 0  # another run's state, or another schedule's: not this run's to resume
+            reading = self.model_path
+            weights, optimizer_values, random_values = self._load(model, state)
+        except Exception as error:  # any corruption: the run must not fail on it, rerun or not
+            log.warning(
+                "%s: checkpoint ilegível (%s); ignorado, o treino recomeça da época 1",
+                reading,
+                _reason(error, reading),
+            )
+            self.discard()
             return 0
-        if state.get("run_id") != self.run_id or not 0 < state.get("epoch", 0) < epochs:
-            return 0
-        saved = keras.saving.load_model(self.model_path)
-        model.set_weights(saved.get_weights())
-        model.optimizer.build(model.trainable_variables)
-        for variable, value in zip(model.optimizer.variables, saved.optimizer.variables):
+        model.set_weights(weights)
+        for variable, value in zip(model.optimizer.variables, optimizer_values):
             variable.assign(value)
+        for variable, value in zip(_random_state(model), random_values):
+            variable.assign(value.astype(variable.dtype))
         callback.rows, callback.best_miou = state["rows"], state["best_miou"]
         callback.best_epoch = state.get("best_epoch", 0)
-        log.info(
-            "retomando %s após a época %d de %d (checkpoint em %s)",
-            model.name,
-            state["epoch"],
-            epochs,
-            self.model_path.parent,
-        )
+        if state["epoch"] == epochs:
+            log.info(
+                "%s: treino já concluído numa execução interrompida; pesos da época %d "
+                "retomados do checkpoint em %s",
+                model.name,
+                epochs,
+                self.model_path.parent,
+            )
+        else:
+            log.info(
+                "retomando %s após a época %d de %d (checkpoint em %s)",
+                model.name,
+                state["epoch"],
+                epochs,
+                self.model_path.parent,
+            )
         return state["epoch"]
+
+    def _load(self, model: keras.Model, state: dict) -> tuple[list, list, list]:
+        """The saved weights, optimizer variables and random state, checked against ``model``
+        before any of them is assigned (ValueError if they do not fit)."""
+        saved = keras.saving.load_model(self.model_path)
+        weights = saved.get_weights()
+        model.optimizer.build(model.trainable_variables)
+        optimizer_values = [np.asarray(v) for v in saved.optimizer.variables]
+        random_values = [np.asarray(v) for v in state.get("random_state", [])]
+        for kind, values, variables in (
+            ("pesos", weights, model.weights),
+            ("otimizador", optimizer_values, model.optimizer.variables),
+            ("estado aleatório", random_values, _random_state(model) if random_values else []),
+        ):
+            shapes = [tuple(np.shape(v)) for v in values]
+            if shapes != [tuple(v.shape) for v in variables]:
+                raise ValueError(f"{kind} de outra arquitetura")
+        if not isinstance(state["rows"], list) or len(state["rows"]) != state["epoch"]:
+            raise ValueError("histórico incompleto")
+        return weights, optimizer_values, random_values
 
     def discard(self) -> None:
         self.model_path.unlink(missing_ok=True)
         self.state_path.unlink(missing_ok=True)
+
+
+def checkpoint_paths(folder: str | Path) -> tuple[Path, Path]:
+    """The checkpoint of the run in ``folder``: ``checkpoint.keras`` (the model with its
+    optimizer) and ``checkpoint.json`` (the epoch, the history, the random state)."""
+    folder = Path(folder)
+    return folder / "checkpoint.keras", folder / "checkpoint.json"
+
+
+def discard_checkpoint(folder: str | Path) -> None:
+    """Remove the checkpoint of the run in ``folder`` (once its results are written)."""
+    for path in checkpoint_paths(folder):
+        path.unlink(missing_ok=True)
+
+
+def _random_state(model: keras.Model) -> list:
+    """The model's variables that are neither weights nor the optimizer's: the states of the
+    random generators of its layers (dropout), which advance at every training step."""
+    weights = {id(variable) for variable in model.weights}
+    return [variable for variable in model.variables if id(variable) not in weights]
+
+
+def _reason(error: Exception, path: Path) -> str:
+    """Why a checkpoint could not be read, in a few words (Keras says "File not found" for a
+    file that exists but is not a zip)."""
+    if path.suffix == ".keras" and isinstance(error, ValueError) and not zipfile.is_zipfile(path):
+        return "não é um arquivo .keras (zip) válido"
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:120]}" if text else type(error).__name__
 
 
 def fit(
@@ -331,6 +408,7 @@ def fit(
     best_path: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
     run_id: str = "",
+    keep_checkpoint: bool = False,
     callbacks=(),
     progress: bool = True,
     monitor_model: keras.Model | None = None,
@@ -338,7 +416,9 @@ def fit(
     """Train ``model`` on batches of ``(float32 images, int32 train ids)``; return the history.
 
     ``train_data`` repeats (``pipeline.make_dataset(training=True)``); an epoch is
-    ``steps_per_epoch`` optimizer steps. Compiles with ``make_optimizer`` (Adam by default) and
+    ``steps_per_epoch`` optimizer steps. It may be a function of the first optimizer step that
+    returns the batches from there (``make_dataset(first_step=...)``), what makes a resumed run
+    equal an uninterrupted one. Compiles with ``make_optimizer`` (Adam by default) and
     :class:`SegmentationCrossEntropy` (void ignored, optional class weights). After each epoch the loss and mIoU on ``val_data`` (the images monitored) are
     computed in one pass. With ``select_best``, the weights of the best epoch by that mIoU are
     saved to ``best_path`` and restored at the end, so ``val_data`` must not be the split that is
@@ -349,8 +429,11 @@ def fit(
     mask once per output (``pipeline.make_dataset(targets=...)``); only the logits are monitored.
     ``layer_rates`` multiplies the learning rate of the named layers (``make_optimizer``).
     With ``checkpoint_dir``, the state after every epoch is kept there and a run interrupted
-    with the same ``run_id`` resumes after its last finished epoch (the data order of the
-    remaining epochs differs from an uninterrupted run's). ``callbacks`` run after ours.
+    with the same ``run_id`` resumes after its last finished epoch (``_Checkpoint``); the
+    history's ``attrs["resumed_from_epoch"]`` says after which (0: not resumed). The state is
+    removed when training ends, unless ``keep_checkpoint``: then the caller removes it
+    (``discard_checkpoint``) once its results are written, and a call interrupted before that
+    restores the final state without training again. ``callbacks`` run after ours.
     ``monitor_model``: where ``model`` is replicated over several devices, the same network on
     one device; it receives the weights each epoch and does the monitoring and the saving.
     """
@@ -377,6 +460,8 @@ def fit(
     checkpoint = _Checkpoint(Path(checkpoint_dir), run_id) if checkpoint_dir else None
     callback = _ValidationCallback(val_data, loss, best_path, progress, checkpoint, monitor_model)
     initial_epoch = checkpoint.restore(model, callback, epochs) if checkpoint else 0
+    if callable(train_data):
+        train_data = train_data(initial_epoch * steps_per_epoch)
     with progress_bar(
         total=epochs * steps_per_epoch,
         initial=initial_epoch * steps_per_epoch,
@@ -391,21 +476,24 @@ def fit(
         callback._bar = bar
         callback.done, callback.total = initial_epoch * steps_per_epoch, epochs * steps_per_epoch
         callback.epochs = epochs
-        model.fit(
-            train_data,
-            epochs=epochs,
-            steps_per_epoch=steps_per_epoch,
-            initial_epoch=initial_epoch,
-            callbacks=[callback, *callbacks],
-            verbose=0,
-            shuffle=False,
-        )
-    if checkpoint is not None:
+        if initial_epoch < epochs:
+            model.fit(
+                train_data,
+                epochs=epochs,
+                steps_per_epoch=steps_per_epoch,
+                initial_epoch=initial_epoch,
+                callbacks=[callback, *callbacks],
+                verbose=0,
+                shuffle=False,
+            )
+    if checkpoint is not None and not keep_checkpoint:
         checkpoint.discard()
     if best_path is not None and 0 < callback.best_epoch < len(callback.rows):
         model.set_weights(keras.saving.load_model(best_path, compile=False).get_weights())
         log.info("pesos da melhor época restaurados (mIoU val %.4f)", callback.best_miou)
-    return pd.DataFrame(callback.rows, columns=list(HISTORY_COLUMNS))
+    history = pd.DataFrame(callback.rows, columns=list(HISTORY_COLUMNS))
+    history.attrs["resumed_from_epoch"] = initial_epoch
+    return history
 
 
 def class_pixel_counts(masks) -> tuple[np.ndarray, np.ndarray]:

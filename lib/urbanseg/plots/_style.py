@@ -52,9 +52,22 @@ def styled(function):
     return wrapper
 
 
+MAX_LABEL = 40  # characters of a name a figure shows
+
+
+def plain_text(label: str, limit: int = MAX_LABEL) -> str:
+    """``label`` as Matplotlib must show it: every ``$`` literal (not mathtext, which fails on
+    a name like "$x" and reads "$...$" as a formula), at most ``limit`` characters."""
+    label = str(label)
+    if len(label) > limit:
+        label = label[: limit - 1] + "…"
+    return label.replace("$", r"\$")
+
+
 def model_label(model, names: Mapping[str, str] | None = None) -> str:
-    """How a figure names a model: ``names[model]`` when given, else its catalog name."""
-    return (names or {}).get(str(model)) or display_name(str(model))
+    """How a figure names a model: ``names[model]`` when given, else its catalog name, as plain
+    text (``plain_text``)."""
+    return plain_text((names or {}).get(str(model)) or display_name(str(model)))
 
 
 def new_figure(width: float = WIDTH, height: float = 4.0) -> Figure:

@@ -27,6 +27,8 @@ from ._style import (
     styled,
 )
 
+RAN = ("ok", "partial")  # summary.csv's status of a model with at least one finished run
+
 
 @styled
 def iou_heatmap(
@@ -119,7 +121,7 @@ def metric_bars(
 ) -> Figure:
     """Grouped bars: one group per model, one bar per metric (%), each value written on top;
     a metric with ``<metric>_ci_low``/``_ci_high`` columns gets its interval as an error bar."""
-    ok = summary[summary["status"] != "failed"] if "status" in summary else summary
+    ok = summary[summary["status"].isin(RAN)] if "status" in summary else summary
     models = list(ok["model"])
     figure = new_figure(WIDTH if len(models) > 2 else WIDTH * 0.7, 2.9)
     ax = figure.subplots()
@@ -214,11 +216,9 @@ def speed_vs_accuracy(
     names: Mapping[str, str] | None = None,
 ) -> Figure:
     """mIoU (%) against inference images/s (log scale); point area proportional to parameters."""
-    ok = summary[summary["status"] != "failed"] if "status" in summary else summary
-    ok = ok[
-        np.isfinite(ok["inference_images_per_second"].astype(float))
-        & np.isfinite(ok["miou"].astype(float))
-    ]
+    ok = summary[summary["status"].isin(RAN)] if "status" in summary else summary
+    speed = ok["inference_images_per_second"].astype(float)
+    ok = ok[np.isfinite(speed) & (speed > 0) & np.isfinite(ok["miou"].astype(float))]
     models = [str(m) for m in ok["model"]]
     colors = model_colors(models)
     figure = new_figure(WIDTH * 0.85, 4.0)

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from ..data import resize
 from ..i18n import text
 from ..labels import IGNORE_ID, colorize
-from ._style import WIDTH, model_label, new_figure, set_title, styled
+from ._style import WIDTH, model_label, new_figure, plain_text, set_title, styled
 
 ERROR_COLOR = (220, 30, 30)
 
@@ -75,7 +75,7 @@ def _panel_grid(
             if c == 0:
                 ax.set_ylabel(label, fontsize=8, fontweight="bold")
             if r == 0 and column_titles:
-                ax.set_title(column_titles[c], fontsize=7, fontweight="normal")
+                ax.set_title(plain_text(column_titles[c]), fontsize=7, fontweight="normal")
     return figure
 
 

@@ -133,12 +133,18 @@ def render_report(
     if lang not in LANGUAGES:
         raise InputError(f"lang={lang!r}: deve ser um de {', '.join(LANGUAGES)}")
     results_dir, out_dir = Path(results_dir), Path(out_dir)
-    records = load_records(results_dir) if results_dir.is_dir() else []
-    if not records:
+    if results_dir.exists() and not results_dir.is_dir():
+        raise InputError(f"{results_dir}: não é uma pasta (passe a pasta de resultados)")
+    # A bad metrics.json is a failed run, a folder without one an incomplete run: both listed.
+    records = load_records(results_dir, tolerant=True) if results_dir.is_dir() else []
+    if not any(record.compared for record in records):
+        unfinished = f" ({len(records)} pasta(s) sem registro)" if records else ""
         raise InputError(
-            f"{results_dir}/: nenhum resultado de modelo; "
+            f"{results_dir}/: nenhum resultado de modelo{unfinished}; "
             "rode `make report` ou `urbanseg run` antes"
         )
+    _check_writable(results_dir)
+    _check_writable(out_dir, create=True)
     study = Study(records, results_dir, lang)
     written: dict[str, Path] = {"summary": write_summary(records, results_dir)}
     summary = study.summary
@@ -155,7 +161,7 @@ def render_report(
     css = (templates_dir() / "report.css").read_text(encoding="utf-8")
     page = environment.get_template("report.html.j2")
     html_text = page.render(**context, body=body, toc=_toc(body), css=css, pdf=False)
-    written["html"] = write_atomically(out_dir / f"{name}.html", html_text)
+    written["html"] = _write(out_dir / f"{name}.html", html_text)
     if pdf:
         from PIL import ImageFile
         from weasyprint import HTML
@@ -170,9 +176,35 @@ def render_report(
         )
         pdf_html = page.render(**context, body=body, toc=_toc(body), css=print_css, pdf=True)
         document = HTML(string=pdf_html, base_url=str(out_dir.resolve()) + "/")
-        written["pdf"] = write_atomically(out_dir / f"{name}.pdf", document.write_pdf())
+        written["pdf"] = _write(out_dir / f"{name}.pdf", document.write_pdf())
     log.debug("relatório gravado: %s", ", ".join(str(p) for p in written.values()))
     return written
+
+
+def _check_writable(folder: Path, *, create: bool = False) -> None:
+    """InputError naming ``folder`` unless files can be written in it (created when ``create``):
+    a file in its place, a read-only or missing place, before any work is done."""
+    import tempfile
+
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder}: não é uma pasta (é um arquivo); escolha uma pasta")
+    try:
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise InputError(
+            f"{folder}: não é possível gravar nesta pasta ({error.strerror or error})"
+        ) from None
+
+
+def _write(path: Path, content: str | bytes) -> Path:
+    """``write_atomically``, with InputError naming the file for a full disk or the like."""
+    try:
+        return write_atomically(path, content)
+    except OSError as error:
+        raise InputError(f"{path}: não foi possível gravar ({error.strerror or error})") from None
 
 
 def _scope(study: Study) -> dict[str, Any]:
@@ -191,6 +223,14 @@ def _scope(study: Study) -> dict[str, Any]:
         "iiou_caveat": bool(study.ok) and not full_resolution,
         "selection": ", ".join(sorted({r.training.selection for r in study.ok})),
     }
+
+
+def _shown_folder(record, results_dir: Path) -> str:
+    """The run folder as the reader knows it: relative to the results folder when inside it."""
+    try:
+        return str(record.folder.relative_to(results_dir))
+    except ValueError:
+        return str(record.folder)
 
 
 def _context(study: Study, summary, df_iou, data, notebooks) -> dict[str, Any]:
@@ -233,15 +273,22 @@ def _context(study: Study, summary, df_iou, data, notebooks) -> dict[str, Any]:
                 "error": record.error or "",
                 "date": record.date,
                 "notebook": next(
-                    (
-                        n["href"]
-                        for n in notebooks
-                        if (n["key"], n["seed"]) == (record.model, record.seed) and n["href"]
-                    ),
+                    (n["href"] for n in notebooks if n["folder"] == record.folder and n["href"]),
                     None,
                 ),
             }
             for record in failed
+        ],
+        # folders left out of the comparison: a run without a record, a copy of another run
+        "skipped": [
+            {
+                "folder": _shown_folder(record, study.results_dir),
+                "status": record.status,
+                "model": study.run_name(record),
+                "why": study.t(f"skipped_{record.status}"),
+                "error": record.error or "",
+            }
+            for record in study.skipped
         ],
         "references": _references(study),
     }

@@ -1,8 +1,9 @@
 """The study a report describes: the run records of a results folder, in one language.
 
 Every section builder takes a ``Study``: the records (successful and failed, one per model and
-seed), the catalog record of each model (a model outside the catalog brings its own, kept in its
-run record), the statistics over seeds and images, what the report may claim (``pipeline_check``,
+seed; the folders that are not part of the comparison, incomplete or duplicate, apart in
+``skipped``), the catalog record of each model (a model outside the catalog brings its own,
+kept in its run record), the statistics over seeds and images, what the report may claim (``pipeline_check``,
 ``speeds_comparable``), and the language, with the helpers that turn values into the text a
 reader of that language expects.
 """
@@ -38,10 +39,13 @@ class Study:
     results_dir: Path
     lang: str = "pt"
     infos: dict[str, ModelInfo] = field(init=False)
+    skipped: list[RunRecord] = field(init=False)
 
     def __post_init__(self) -> None:
+        self.skipped = [record for record in self.records if not record.compared]
+        self.records = [record for record in self.records if record.compared]
         self.infos = {}
-        for record in self.records:
+        for record in [*self.records, *self.skipped]:
             try:
                 self.infos[record.model] = model_info(record.model, record.model_info)
             except InputError as error:  # a student's typo must not take the report down
@@ -84,7 +88,7 @@ class Study:
     def summary(self) -> pd.DataFrame:
         """The successful models' rows of summary.csv, with ``miou`` (the mean over seeds)."""
         table = summary_table(self.records, self.stats)
-        table = table[table["status"] != "failed"].reset_index(drop=True)
+        table = table[table["status"].isin(("ok", "partial"))].reset_index(drop=True)
         return table.assign(miou=table["miou_mean"])
 
     @property

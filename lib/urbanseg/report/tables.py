@@ -222,7 +222,7 @@ def design(study: Study) -> dict[str, Any]:
         detail = study.t("design_bottleneck") if module == "bottleneck" else ""
         if module in _CONTEXT_MODULES:
             field, exceeds = _CONTEXT_MODULES[module]
-            values = context[field]
+            values = context.get(field) or []
             detail = study.t(f"design_{module}", values=", ".join(map(str, values)))
             too_large = [v for v in values if height and exceeds(v, min(height, width))]
             if too_large:
