@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import test_runner
 from test_runner import (
     NOTEBOOK_DEFAULTS,
     VALIDATE,
@@ -31,22 +32,11 @@ from urbanseg.atomic import exclusive_lock
 from urbanseg.cli import main
 from urbanseg.config import RunConfig
 from urbanseg.errors import InputError
-from urbanseg.notebooks import code_digest, ensure_kernel
+from urbanseg.notebooks import code_digest
 from urbanseg.runner import LOCK_FILE, run_models
 
-
-@pytest.fixture(scope="module")
-def kernel():
-    return ensure_kernel()
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    """tmp_path as the repository root: notebooks/ok.ipynb and notebooks/bad.ipynb."""
-    write_notebook(tmp_path / "notebooks" / "ok.ipynb", VALIDATE, WRITE_METRICS.format(model="ok"))
-    write_notebook(tmp_path / "notebooks" / "bad.ipynb", VALIDATE, "raise ValueError('boom')")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+# test_runner's fixtures: a Jupyter kernel, and tmp_path as a project with notebooks ok and bad
+kernel, project = test_runner.kernel, test_runner.project
 
 
 def finish_by_hand(project, model="ok", seed=0, **overrides):
@@ -316,16 +306,7 @@ def test_papermill_cut_short_by_a_full_disk_leaves_no_half_notebook(project, mon
         raise OSError(errno.ENOSPC, "No space left on device", output)
 
     monkeypatch.setattr(papermill, "execute_notebook", cut_short)
-    job = runner._Job(
-        model="ok",
-        seed=0,
-        notebook=project / "notebooks" / "ok.ipynb",
-        out_dir=project / "results" / "ok" / "seed-0",
-        shown_dir="results/ok/seed-0",
-        parameters={"results_dir": "results"},
-        digest=expected_digest("ok"),
-        cwd=project,
-    )
+    job = _planned(project)
     with pytest.raises(OSError) as raised:
         runner._execute(job)
     assert raised.value.errno == errno.ENOSPC
