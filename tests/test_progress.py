@@ -36,6 +36,24 @@ def test_a_pipe_gets_whole_lines_and_no_carriage_returns(monkeypatch):
     assert len(lines) <= 4  # not a line per update
 
 
+def test_bars_running_at_once_in_a_pipe_write_no_cursor_moves(monkeypatch):
+    """urbanseg run --jobs 2 (or a cluster) with output to a file: two bars open at once."""
+    monkeypatch.setattr(progress, "_in_notebook", lambda: False)
+    out = io.StringIO()
+    first = progress_bar(total=3, desc="a", file=out, mininterval=0, leave=False)
+    second = progress_bar(total=3, desc="b", file=out, mininterval=0, leave=False)
+    for _ in range(3):
+        first.update(1)
+        second.update(1)
+    second.close()
+    first.close()
+    text = out.getvalue()
+    assert "\x1b[" not in text and "\r" not in text
+    lines = text.splitlines()
+    assert all(line.startswith(("a:", "b:")) for line in lines), lines
+    assert len(lines) <= 6  # each bar's first draw and final state, not a line per update
+
+
 def test_a_notebook_gets_one_display_updated_in_place(monkeypatch):
     shown = []
 

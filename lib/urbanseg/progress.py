@@ -39,6 +39,9 @@ def progress_bar(iterable=None, **options: Any) -> tqdm:
         options.setdefault("mininterval", 1.0)
     elif not _is_terminal(target):
         options["file"] = _Lines(target)
+        # tqdm stacks bars running at once (urbanseg run --jobs 2) with newlines and cursor-up
+        # codes; each bar has its own _Lines here, so the first row will do for all of them.
+        options["position"] = 0
         options["mininterval"] = max(options.get("mininterval", 0.0), PLAIN_INTERVAL)
         options.setdefault("ncols", 100)
     return tqdm(iterable, **options)
