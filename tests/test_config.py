@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from urbanseg.config import RunConfig, from_namespace, load_parameters_file
+from urbanseg.config import RunConfig, from_namespace, load_parameters_file, parameter_names
 from urbanseg.errors import InputError
 
 
@@ -143,3 +143,11 @@ def test_command_line_text_is_read_as_papermill_would(name, text, expected):
 def test_values_of_the_wrong_kind_are_refused(name, value):
     with pytest.raises(InputError, match=f"^{name}="):
         RunConfig.from_dict({name: value})
+
+
+def test_a_notebook_shows_the_parameters_as_a_table_marking_what_changed():
+    html = RunConfig.from_dict({"epochs": 3, "data_root": "/data/<b>"})._repr_html_()
+    assert html.count("<tr>") == len(parameter_names()) + 1  # a row each, and the header
+    assert "<td><code>epochs</code></td><td><b>3</b></td><td>10</td>" in html
+    assert "<td><code>batch_size</code></td><td>4</td><td></td>" in html  # unchanged: no default
+    assert "&lt;b&gt;" in html  # values are escaped

@@ -146,6 +146,25 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def _repr_html_(self) -> str:
+        """How a notebook shows the run's parameters: a table, the values that differ from the
+        defaults in bold with the default beside them (rather than one long repr line)."""
+        import html
+
+        defaults = RunConfig().to_dict()
+        rows = []
+        for name, value in self.to_dict().items():
+            changed = value != defaults[name] and name != "results_dir"
+            shown = html.escape(repr(value))
+            cells = (
+                f"<td><code>{name}</code></td>"
+                + (f"<td><b>{shown}</b></td>" if changed else f"<td>{shown}</td>")
+                + (f"<td>{html.escape(repr(defaults[name]))}</td>" if changed else "<td></td>")
+            )
+            rows.append(f"<tr>{cells}</tr>")
+        head = "<tr><th>parâmetro</th><th>valor</th><th>padrão, se mudou</th></tr>"
+        return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+
     def digest(self, model: str) -> str:
         """A short hash of the model name and every parameter that changes the result."""
         values = self.to_dict()
