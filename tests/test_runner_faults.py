@@ -27,7 +27,7 @@ from test_runner import (
     write_notebook,
 )
 
-from urbanseg import runner
+from urbanseg import runner, worker
 from urbanseg.atomic import exclusive_lock
 from urbanseg.cli import main
 from urbanseg.config import RunConfig
@@ -308,13 +308,13 @@ def test_papermill_cut_short_by_a_full_disk_leaves_no_half_notebook(project, mon
     monkeypatch.setattr(papermill, "execute_notebook", cut_short)
     job = _planned(project)
     with pytest.raises(OSError) as raised:
-        runner._execute(job)
+        worker.execute(job)
     assert raised.value.errno == errno.ENOSPC
     assert not [p for p in job.work_dir.iterdir() if p.suffix == ".ipynb"]
     # a notebook that cannot be read back (cut short) is not kept
     running = job.work_dir / ".ok.running.ipynb"
     running.write_text('{"cells": [')
-    assert runner._keep_notebook(job, running) is None
+    assert worker.keep_notebook(job, running) is None
     assert not running.exists() and not (job.work_dir / "ok.ipynb").exists()
 
 
