@@ -27,7 +27,7 @@ def test_a_student_submits_six_models_and_a_teacher_checks_them(tmp_path, monkey
     notebook = new_model("mine", "notebooks")  # the study's five come with it
     assert validate_notebook(notebook).ok
     parameters = {**TINY, "data_root": str(data_root)}
-    summary = run_models(notebooks_dir="notebooks", parameters=parameters, progress=False)
+    summary = run_models(notebooks_dir="notebooks", parameters=parameters, jobs=2, progress=False)
     assert summary.exit_code == 0, summary.format()
     assert [run.model for run in summary.ran] == [
         "unet",
