@@ -161,23 +161,35 @@ class Verification(Findings):
     passed: str = field(default="verificado", init=False, repr=False)
 
 
-def verify_bundle(bundle: str | Path, *, expect_fingerprint: str | None = None) -> Verification:
-    """Check ``bundle`` (see the module docstring). InputError when it is not a bundle."""
-    bundle = Path(bundle)
-    result = Verification(bundle)
+def open_bundle(bundle: str | Path) -> tuple[zipfile.ZipFile, dict]:
+    """The open zip of ``bundle`` and its manifest (with "files" and "runs"); a one-line
+    InputError when it is not a readable urbanseg bundle. The caller closes the zip."""
     try:
         archive = zipfile.ZipFile(bundle)
     except (OSError, zipfile.BadZipFile) as error:
         raise InputError(f"{bundle}: não é um zip legível ({error})") from None
-    with archive:
-        names = set(archive.namelist())
-        if MANIFEST not in names:
+    try:
+        if MANIFEST not in archive.namelist():
             raise InputError(f"{bundle}: sem {MANIFEST}; não é um pacote do urbanseg")
         try:
             manifest = json.loads(archive.read(MANIFEST))
-            listed = dict(manifest["files"])
+            dict(manifest["files"]), list(manifest["runs"])
         except (ValueError, KeyError, TypeError) as error:
             raise InputError(f"{bundle}: {MANIFEST} ilegível ({error})") from None
+    except BaseException:
+        archive.close()
+        raise
+    return archive, manifest
+
+
+def verify_bundle(bundle: str | Path, *, expect_fingerprint: str | None = None) -> Verification:
+    """Check ``bundle`` (see the module docstring). InputError when it is not a bundle."""
+    bundle = Path(bundle)
+    result = Verification(bundle)
+    archive, manifest = open_bundle(bundle)
+    with archive:
+        names = set(archive.namelist())
+        listed = dict(manifest["files"])
         _check_hashes(archive, names, listed, result)
         intact = {name for name in listed if name in names} - set(_bad_files(result))
         _check_notebooks(archive, intact, result)

@@ -5,13 +5,12 @@ labels only the teacher has and ranks them."""
 from __future__ import annotations
 
 import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .bundle import MANIFEST, verify_bundle
+from .bundle import open_bundle, verify_bundle
 from .errors import InputError
 from .findings import Findings
 
@@ -53,17 +52,10 @@ def rerun_bundle(
 
     bundle = Path(bundle)
     result = Rerun(bundle)
-    try:
-        archive = zipfile.ZipFile(bundle)
-    except (OSError, zipfile.BadZipFile) as error:
-        raise InputError(f"{bundle}: não é um zip legível ({error})") from None
+    archive, manifest = open_bundle(bundle)
     with archive, tempfile.TemporaryDirectory(prefix="urbanseg-rerun-") as scratch:
         folder = Path(work) if work else Path(scratch)
-        try:
-            runs = json.loads(archive.read(MANIFEST))["runs"]
-        except (KeyError, ValueError) as error:
-            raise InputError(f"{bundle}: sem {MANIFEST} legível ({error})") from None
-        for run in runs:
+        for run in manifest["runs"]:
             model, seed = run["model"], run["seed"]
             notebooks = folder / "notebooks" / f"{model}-{seed}"
             notebooks.mkdir(parents=True, exist_ok=True)
@@ -163,8 +155,8 @@ def leaderboard(bundles, gt_root: str | Path, split: str, *, progress: bool = Tr
                 if verification.ok
                 else f"{len(verification.problems)} {verification.counted}"
             )
-            with zipfile.ZipFile(bundle) as archive, tempfile.TemporaryDirectory() as scratch:
-                manifest = json.loads(archive.read(MANIFEST))
+            archive, manifest = open_bundle(bundle)
+            with archive, tempfile.TemporaryDirectory() as scratch:
                 wanted = (manifest.get("predictions") or {}).get("split")
                 if wanted != split:
                     raise InputError(
