@@ -330,3 +330,29 @@ def test_the_notebook_tables_speak_portuguese_and_count_in_full(tiny_tree, tmp_p
     from urbanseg.experiment import _thousands
 
     assert _thousands(1945827) == "1.945.827" and _thousands(171) == "171"
+
+
+@pytest.mark.parametrize(
+    ("seconds_per_pass", "warmup", "timed"),
+    [
+        (0.01, 10, 50),  # a GPU: the full 10 + 50
+        (2.0, 6, 16),  # warm-up stops once past 10 s, timing once past 30 s
+        (40.0, 1, 3),  # a CPU at 2048x1024: one pass to compile, then the minimum of 3
+    ],
+)
+def test_the_speed_measurement_is_bounded_in_time(monkeypatch, seconds_per_pass, warmup, timed):
+    from urbanseg import costs
+
+    clock, calls = [0.0], []
+
+    def forward(batch):  # each pass advances a fake clock
+        calls.append(1)
+        clock[0] += seconds_per_pass
+        return batch
+
+    monkeypatch.setattr(costs, "compiled_argmax", lambda model: forward)
+    monkeypatch.setattr(costs.time, "perf_counter", lambda: clock[0])
+    speed = costs.measure_forward(None, (4, 4), batch_size=2)
+    assert len(calls) == warmup + timed and speed["forward_repeats"] == timed
+    assert speed["forward_ms_median"] == pytest.approx(1000 * seconds_per_pass)
+    assert speed["inference_images_per_second"] == pytest.approx(2 / seconds_per_pass)

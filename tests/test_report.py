@@ -492,3 +492,23 @@ def test_a_six_model_study_with_an_author(tmp_path):
     assert "Minha Rede" in soup.get_text() and "Uma rede de estudante." in soup.get_text()
     cover = soup.select_one(".cover").get_text(" ", strip=True)
     assert "Ana Souza" in cover and "G3" in cover and "Minha Rede" in cover
+
+
+def test_the_speed_note_says_how_many_passes_were_timed(tmp_path):
+    from urbanseg.report.discussion import discussion
+    from urbanseg.report.study import Study
+    from urbanseg.summary import iou_table
+
+    def speed_note(results):
+        study = Study(load_records(results), results, "en")
+        notes = discussion(study, study.summary, iou_table(study.records))
+        return next(note for note in notes if "the fastest model was" in note)
+
+    results = real_study(tmp_path, {"unet": 0.8, "fcn": 0.6})
+    # records from before the count varied say nothing: they timed 50 passes
+    assert "median of 50 repetitions" in speed_note(results)
+    for model, repeats in (("unet", 50), ("fcn", 3)):  # fcn slow: its budget ran out
+        record = RunRecord.read(results / model / "seed-0")
+        record.timing.forward_repeats = repeats
+        record.write(results / model / "seed-0")
+    assert "median of 3 to 50 repetitions" in speed_note(results)

@@ -382,3 +382,18 @@ def test_the_bar_says_how_far_training_is():
     found = {"done": 10, "total": 40, "epoch": 2, "epochs": 4, "loss": 0.51234, "val_miou": 0.2}
     assert _progress_text(found) == "época 2/4, perda 0.512, mIoU val 0.200"
     assert _progress_text({"done": 1, "total": 4}) == ""
+
+
+def test_the_bar_says_what_follows_training(tmp_path, monkeypatch):
+    from urbanseg.console import _progress_text
+    from urbanseg.progress import PROGRESS_VARIABLE, read_progress, report_progress, report_stage
+
+    path = tmp_path / ".progress.json"
+    monkeypatch.setenv(PROGRESS_VARIABLE, str(path))
+    report_progress(force=True, done=4, total=4, epoch=1, epochs=1, loss=0.5, val_miou=0.25)
+    report_stage("medindo a velocidade")
+    found = read_progress(path)
+    assert found["done"] == found["total"] == 4  # the step counts stay
+    assert _progress_text(found) == "época 1/1, perda 0.500, mIoU val 0.250, medindo a velocidade"
+    report_stage(None)
+    assert _progress_text(read_progress(path)) == "época 1/1, perda 0.500, mIoU val 0.250"

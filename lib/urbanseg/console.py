@@ -109,6 +109,8 @@ def _progress_text(found: dict) -> str:
         parts.append(f"perda {found['loss']:.3f}")
     if found.get("val_miou") is not None:
         parts.append(f"mIoU val {found['val_miou']:.3f}")
+    if found.get("stage"):
+        parts.append(found["stage"])
     return ", ".join(parts)
 
 

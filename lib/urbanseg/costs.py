@@ -2,9 +2,12 @@
 
 Forward speed is the network's own: a compiled forward pass on a batch already on the device,
 returning the argmax as uint8 (what a deployed segmenter hands on), so that neither the float32
-logits' copy to the host nor the input's copy to the device is timed. At least 10 warm-up and
-50 timed iterations; the median and the interquartile range are kept, with the batch, the
-resolution and the precision they were measured at. The end-to-end time of the evaluation
+logits' copy to the host nor the input's copy to the device is timed. 10 warm-up and 50 timed
+iterations, fewer where one pass is slow (a CPU at full resolution: a U-Net takes half a minute
+on a 2048x1024 batch there): warm-up stops after ``BUDGET_SECONDS / 3``, timing after
+``BUDGET_SECONDS``, never under 1 warm-up and ``MIN_REPEATS`` timed passes. The median and the
+interquartile range are kept, with the number of timed passes, the batch, the resolution and
+the precision they were measured at. The end-to-end time of the evaluation
 pipeline (decode, resize, forward, upsample, argmax) is measured apart, by
 ``urbanseg.inference.evaluate_model``.
 
@@ -24,7 +27,9 @@ import keras
 import numpy as np
 from keras import ops
 
-WARMUP, REPEATS = 10, 50  # iterations before timing, and timed
+WARMUP, REPEATS = 10, 50  # iterations before timing, and timed (at most)
+MIN_REPEATS = 3  # timed passes, however slow: a median and an interquartile range need several
+BUDGET_SECONDS = 30.0  # of timed passes (a third of it for the warm-up), once MIN_REPEATS are done
 
 
 def measure_forward(
@@ -34,16 +39,23 @@ def measure_forward(
     batch_size: int = 4,
     warmup: int = WARMUP,
     repeats: int = REPEATS,
+    budget: float = BUDGET_SECONDS,
 ) -> dict[str, float | int]:
     """Forward-pass speed of ``model`` at ``size`` (H, W) and ``batch_size``: images per second
-    at the median, the median and interquartile range of one batch in milliseconds."""
+    at the median, the median and interquartile range of one batch in milliseconds, and how
+    many passes were timed (``repeats``, or fewer once ``budget`` seconds are spent)."""
     forward = compiled_argmax(model)
     rng = np.random.default_rng(0)
     batch = ops.convert_to_tensor(rng.uniform(0, 255, (batch_size, *size, 3)).astype("float32"))
-    for _ in range(warmup):
+    started = time.perf_counter()
+    for done in range(max(warmup, 1)):  # the first pass compiles
+        if done and time.perf_counter() - started > budget / 3:
+            break
         _wait(forward(batch))
-    times = []
-    for _ in range(repeats):
+    times: list[float] = []
+    while len(times) < max(repeats, 1):
+        if len(times) >= MIN_REPEATS and sum(times) > budget:
+            break
         started = time.perf_counter()
         _wait(forward(batch))
         times.append(time.perf_counter() - started)
@@ -53,6 +65,7 @@ def measure_forward(
         "forward_ms_median": float(median),
         "forward_ms_iqr": float(q3 - q1),
         "forward_batch": batch_size,
+        "forward_repeats": len(times),
     }
 
 

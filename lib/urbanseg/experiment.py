@@ -37,6 +37,7 @@ from .environment import environment, gpus
 from .errors import InputError
 from .inference import evaluate_model
 from .labels import CLASS_NAMES, NUM_CLASSES
+from .progress import report_stage
 from .losses import median_frequency_weights
 from .metrics import majority_baseline
 from .parallel import Replicas, replicas
@@ -507,6 +508,7 @@ class Experiment:
         predictions; measure the forward pass's speed."""
         model, cfg = self._require_model(), self.config
         self.protocol = protocol
+        report_stage(f"avaliando {len(self.val_samples)} imagens")
         with self._memory_errors("avaliar", self.size):
             evaluation = evaluate_model(
                 self.model_at(self.size) if cfg.eval_mode == "resize" else model,
@@ -529,8 +531,10 @@ class Experiment:
         # timed at the evaluated resolution, like the FLOPs, whatever the training crop, on a
         # batch no larger than the evaluation's own (at most the val images)
         forward_batch = max(min(cfg.batch_size, len(self.val_samples)), 1)
+        report_stage("medindo a velocidade")
         with self._memory_errors("medir a velocidade", self.size):
             speed = measure_forward(self.model_at(self.size), self.size, batch_size=forward_batch)
+        report_stage(None)
         self.timing.update(speed, pipeline_images_per_second=evaluation.pipeline_images_per_second)
         return self.metrics
 

@@ -154,6 +154,15 @@ def report_progress(*, force: bool = False, **fields: Any) -> None:
         write_atomically(path, json.dumps(fields))
 
 
+def report_stage(stage: str | None) -> None:
+    """Tell ``urbanseg run`` what the notebook does after training (``stage``, e.g. "medindo a
+    velocidade"), beside the last step counts: its bar would otherwise sit at 100 % for as long
+    as scoring takes (minutes on a CPU at full resolution). None clears it."""
+    path = os.environ.get(PROGRESS_VARIABLE)
+    if path:
+        report_progress(force=True, **{**read_progress(path), "stage": stage})
+
+
 def read_progress(path: str | os.PathLike) -> dict:
     """What ``report_progress`` last wrote to ``path``; {} before the first write."""
     try:

@@ -103,6 +103,7 @@ class Timing:
     forward_ms_median: float | None = None  # one batch of forward_batch images
     forward_ms_iqr: float | None = None
     forward_batch: int | None = None
+    forward_repeats: int | None = None  # timed passes (costs.measure_forward); 50 before it varied
     pipeline_images_per_second: float | None = None  # decode, resize, forward, upsample, argmax
     peak_rss_mb: float | None = None  # the process's RAM
     gpu_peak_mb: float | None = None  # the backend's peak GPU allocation, None on a CPU

@@ -66,6 +66,7 @@ _INTEGER_COLUMNS = (
     "params",
     "flops",
     "forward_batch",
+    "forward_repeats",
     "concurrent_runs",
     *PARAMETER_COLUMNS,
 )
