@@ -37,10 +37,10 @@ from .environment import environment, gpus
 from .errors import InputError
 from .inference import evaluate_model
 from .labels import CLASS_NAMES, NUM_CLASSES
-from .progress import report_stage
 from .losses import median_frequency_weights
 from .metrics import majority_baseline
 from .parallel import Replicas, replicas
+from .progress import report_stage
 from .records import (
     HISTORY_FILE,
     Baseline,
