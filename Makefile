@@ -33,7 +33,8 @@ RUN_ARGS := $(if $(DATA),--root $(DATA)) $(if $(strip $(SEEDS)),--seeds $(SEEDS)
             $(if $(SIZE),-p image_height $(word 1,$(subst x, ,$(SIZE))) -p image_width $(word 2,$(subst x, ,$(SIZE)))) \
             $(if $(FORCE),--force) $(if $(TIMEOUT),--timeout $(TIMEOUT)) --jobs $(JOBS) $(PARAMS)
 
-.PHONY: help setup report test test-fast lint format lab bench new-model submission clean distclean
+.PHONY: help setup report test test-fast lint format lab bench paper-check new-model submission \
+        clean distclean
 
 help:
 	@echo "make report   run every model notebook and render report/relatorio.{html,pdf}"
@@ -44,6 +45,7 @@ help:
 	@echo "make new-model NAME=mine   notebooks/mine.ipynb from the template, for a model of your own"
 	@echo "make submission   submission.zip of the study, for a teacher to check (urbanseg verify)"
 	@echo "make bench    speed checks, each a ratio measured side by side (bench/RESULTS.md)"
+	@echo "make paper-check DATA=...   the papers' recipe, tiny, on every model: before GPU-hours"
 	@echo "make clean    remove results/ and the generated report"
 	@echo "variables: DATA= MODELS= EPOCHS= SEEDS=\"0 1\" SIZE=HxW JOBS= FORCE=1 TIMEOUT=s PARAMS=\"-p NAME VALUE\" GPU=1"
 
@@ -97,6 +99,11 @@ bench: $(VENV)/.stamp-bench
 $(VENV)/.stamp-bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,cpu,bench]'
 	@touch $@
+
+# make paper-check DATA=/path/to/cityscapes: studies/paper.yaml on every model with 4 iterations
+# on 64x128 crops, scored on the whole images; the tree checked first (synthetic without DATA)
+paper-check: setup
+	bash benchmarks/paper_check.sh $(DATA)
 
 # make new-model NAME=mine: notebooks/mine.ipynb from the template
 new-model: setup

@@ -163,3 +163,19 @@ def test_argparse_errors_are_portuguese_too(capsys):
         err = capsys.readouterr().err
         assert raised.value.code == 2 and err.startswith("uso: urbanseg ")
         assert err.splitlines()[-1].startswith(message), err
+
+
+def test_report_prints_its_files_and_no_tensorflow_start_up_notices(tmp_path):
+    from fakes import make_results
+
+    results, _ = make_results(tmp_path, failed=())
+    result = subprocess.run(
+        [sys.executable, "-m", "urbanseg.cli", "report", "--results", str(results), "--no-pdf"]
+        + ["--out", str(tmp_path / "report")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    printed = (result.stdout + result.stderr).splitlines()
+    assert printed[-1] == f"gravado: {tmp_path / 'report' / 'relatorio.html'}"
+    assert not [line for line in printed if "oneDNN" in line or "absl" in line]

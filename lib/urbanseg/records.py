@@ -44,6 +44,9 @@ METRICS_FILE, FAILED_FILE, HISTORY_FILE = "metrics.json", "failed.json", "histor
 # ``load_records(..., tolerant=True)``, are never written and are not part of any comparison.
 OK, FAILED, INCOMPLETE, DUPLICATE = "ok", "failed", "incomplete", "duplicate"
 MAX_MODEL_NAME = 100  # characters; a model name is a notebook's file name
+# A forward time recorded without its number of timed passes is from before that number could
+# vary: it is the median of 50 (urbanseg.costs.REPEATS).
+LEGACY_FORWARD_REPEATS = 50
 PER_IMAGE_FILE = "confusion_per_image.npz"  # one 19 x 20 matrix per validation image
 HISTORY_COLUMNS = (
     "epoch",
@@ -103,7 +106,7 @@ class Timing:
     forward_ms_median: float | None = None  # one batch of forward_batch images
     forward_ms_iqr: float | None = None
     forward_batch: int | None = None
-    forward_repeats: int | None = None  # timed passes (costs.measure_forward); 50 before it varied
+    forward_repeats: int | None = None  # timed passes (costs.measure_forward)
     pipeline_images_per_second: float | None = None  # decode, resize, forward, upsample, argmax
     peak_rss_mb: float | None = None  # the process's RAM
     gpu_peak_mb: float | None = None  # the backend's peak GPU allocation, None on a CPU
@@ -452,6 +455,8 @@ def _timing(values: dict | None) -> Timing:
         if not math.isfinite(value) or value < 0 or (rate and value == 0):
             expected = "maior que zero" if rate else "zero ou mais"
             raise ValueError(f"timing.{name} = {value!r}: esperado um número finito {expected}")
+    if timing.forward_ms_median is not None and timing.forward_repeats is None:
+        timing.forward_repeats = LEGACY_FORWARD_REPEATS
     return timing
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..costs import REPEATS
 from ..i18n import class_name, number, percent
 from ..metrics import INSTANCE_CLASS_NAMES
 from ..records import is_missing
@@ -137,13 +136,11 @@ def _speed(study: Study, summary: pd.DataFrame) -> list[str]:
         ),
         precision=record.precision or "—",
     )
-    # records written before the count could vary timed 50 passes (costs.REPEATS)
-    counts = sorted({r.timing.forward_repeats or REPEATS for r in study.ok_runs})
-    repeats = (
-        str(counts[0])
-        if len(counts) == 1
-        else study.t("disc_speed_repeats", low=counts[0], high=counts[-1])
-    )
+    counts = sorted({r.timing.forward_repeats for r in study.ok_runs if r.timing.forward_repeats})
+    if len(counts) > 1:
+        repeats = study.t("disc_speed_repeats", low=counts[0], high=counts[-1])
+    else:
+        repeats = str(counts[0]) if counts else "—"
     notes = [
         study.t(
             "disc_speed",
