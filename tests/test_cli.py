@@ -169,9 +169,9 @@ def test_report_prints_its_files_and_no_tensorflow_start_up_notices(tmp_path):
     from fakes import make_results
 
     results, _ = make_results(tmp_path, failed=())
+    report = ["report", "--results", str(results), "--out", str(tmp_path / "report"), "--no-pdf"]
     result = subprocess.run(
-        [sys.executable, "-m", "urbanseg.cli", "report", "--results", str(results), "--no-pdf"]
-        + ["--out", str(tmp_path / "report")],
+        [sys.executable, "-m", "urbanseg.cli", *report],
         capture_output=True,
         text=True,
         check=True,
