@@ -32,7 +32,7 @@ import sys
 
 from urbanseg.catalog import CATALOG
 from urbanseg.config import RunConfig, load_parameters_file
-from urbanseg.records import load_records
+from urbanseg.results_folder import load_records
 
 results, recipe_file = sys.argv[1:]
 recipe = load_parameters_file(recipe_file)

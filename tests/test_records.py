@@ -11,16 +11,8 @@ import pytest
 from fakes import make_results
 
 from urbanseg.errors import InputError
-from urbanseg.records import (
-    SCHEMA_VERSION,
-    Baseline,
-    DataInfo,
-    EvaluationInfo,
-    RunRecord,
-    Timing,
-    find_run,
-    load_records,
-)
+from urbanseg.records import SCHEMA_VERSION, Baseline, DataInfo, EvaluationInfo, RunRecord, Timing
+from urbanseg.results_folder import find_run, load_records
 
 
 def a_record(model="unet", miou=0.25) -> RunRecord:

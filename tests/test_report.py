@@ -17,7 +17,8 @@ from fakes import fake_metrics, make_results
 
 from urbanseg.errors import InputError
 from urbanseg.labels import CLASS_NAMES
-from urbanseg.records import RunRecord, load_records
+from urbanseg.records import RunRecord
+from urbanseg.results_folder import load_records
 from urbanseg.summary import SUMMARY_COLUMNS, collect, iou_table
 
 bs4 = pytest.importorskip("bs4")

@@ -17,8 +17,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from urbanseg.cli import main
 from urbanseg.config import load_parameters_file
 from urbanseg.errors import InputError
-from urbanseg.records import RunRecord, load_records, study_identity
+from urbanseg.records import RunRecord
 from urbanseg.report import render_report
+from urbanseg.results_folder import load_records, study_identity
 from urbanseg.summary import collect
 
 bs4 = pytest.importorskip("bs4")

@@ -9,7 +9,8 @@ import pytest
 from fakes import make_results
 
 from urbanseg.cli import main
-from urbanseg.records import RunRecord, load_records
+from urbanseg.records import RunRecord
+from urbanseg.results_folder import load_records
 from urbanseg.summary import (
     SUMMARY_COLUMNS,
     collect,

@@ -75,8 +75,8 @@ def make_bundle(
     InputError when there is no finished run or no report to bundle."""
     import tempfile
 
-    from .records import load_records
     from .report.render import OUTPUT_NAMES
+    from .results_folder import load_records
 
     results, report = Path(results), Path(report)
     records = [r for r in load_records(results) if r.status == "ok"] if results.is_dir() else []
@@ -134,7 +134,7 @@ def make_bundle(
 
 
 def _write_bundle(out, files, runs, split, predictions, results, identity) -> tuple[Path, dict]:
-    from .records import study_identity
+    from .results_folder import study_identity
 
     manifest = {
         "urbanseg_bundle": 1,

@@ -200,7 +200,7 @@ def run_on_worker(job: _Job, notebook: bytes, shared: bool, keep_models: bool):
         if shared:
             remote = dataclasses.replace(job, notebook=copy)
         else:
-            from .records import run_folder
+            from .results_folder import run_folder
 
             results = scratch / "results"
             remote = dataclasses.replace(

@@ -62,8 +62,8 @@ def cmd_run(args) -> int:
     """Parameters from -f, then -p, then --root/--results; prints the summary and returns 0, or
     1 if a model failed. Bad parameters raise InputError (status 2) before anything runs."""
     from .config import load_parameters_file
-    from .records import load_records
     from .resources import parameters_file
+    from .results_folder import load_records
     from .runner import logger as runner_log
     from .runner import run_models
     from .summary import write_summary

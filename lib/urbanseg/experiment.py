@@ -50,8 +50,8 @@ from .records import (
     RunRecord,
     Timing,
     TrainingInfo,
-    run_folder,
 )
+from .results_folder import run_folder
 from .train import (
     choose_precision,
     class_pixel_counts,

@@ -80,7 +80,7 @@ def rerun_bundle(
             if outcome.status != "ok":
                 result.problems.append(f"{name}: a reexecução falhou: {outcome.error}")
                 continue
-            from .records import run_folder
+            from .results_folder import run_folder
 
             again = json.loads(
                 (run_folder(folder / "results", model, seed) / "metrics.json").read_text()

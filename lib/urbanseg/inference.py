@@ -46,7 +46,8 @@ from .data import (
 from .errors import InputError
 from .labels import NUM_CLASSES, TRAINID_TO_ID
 from .metrics import ConfusionMatrix
-from .records import METRICS_FILE, RunRecord, find_run
+from .records import METRICS_FILE, RunRecord
+from .results_folder import find_run
 
 log = logging.getLogger(__name__)
 

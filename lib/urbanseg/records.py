@@ -1,24 +1,19 @@
 """The record of one model run, and the only reader and writer of its files.
 
-``results/<model>/metrics.json`` (a finished run) and ``results/<model>/failed.json`` (a run that
+``results/<model>/seed-<k>/metrics.json`` (a finished run) and ``failed.json`` (a run that
 failed) are both a ``RunRecord`` (docs/results.md): ``RunRecord.read(folder)`` reads whichever is
 there, ``record.write(folder)`` writes the one its status calls for, atomically. Every other
-module reads attributes of a record, never the JSON. ``load_records`` reads a whole results
-folder (one run per ``<model>/seed-<k>/``); with ``tolerant=True`` (the report, the summary) a
-file it cannot read is a failed run naming the file, a run folder without a record an
-"incomplete" one and a second folder of the same model and seed a "duplicate", so that one bad
-folder is listed instead of stopping everything. ``PerImage`` reads and writes a run's per-image
-confusion matrices. The study's tables (summary.csv, runs.csv) are ``urbanseg.summary``'s.
-
-(Past 400 lines on purpose: the record's parts, its JSON mapping, the per-image file and the
-folder layout are one file format; apart, each piece would import the others.)
+module reads attributes of a record, never the JSON; each JSON value is checked on the way in
+(``urbanseg.json_values``), so a malformed file is refused with a line naming it. ``PerImage``
+reads and writes a run's per-image confusion matrices. A whole results folder is read by
+``urbanseg.results_folder.load_records``; the study's tables (summary.csv, runs.csv) are
+``urbanseg.summary``'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,10 +24,18 @@ import numpy as np
 import pandas as pd
 
 from .atomic import write_atomically
-from .catalog import sort_key
 from .errors import InputError
-
-log = logging.getLogger(__name__)
+from .json_values import (
+    check_context,
+    check_metrics,
+    fields_of,
+    first_line,
+    mapping,
+    optional,
+    plain,
+    read_json,
+    text_or_none,
+)
 
 # Bumped when a field changes meaning; files without "schema" are version 1. Version 2: timing
 # measures the forward pass on the device and training without its monitoring; runs live in
@@ -189,7 +192,7 @@ class RunRecord:
             model=model,
             status="failed",
             model_info=dict(model_info or {}),
-            error=_first_line(error),
+            error=first_line(error),
             traceback=traceback,
             notebook=notebook,
             date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -200,7 +203,7 @@ class RunRecord:
         """The record of a run folder whose files say nothing usable (``status`` "failed" for a
         malformed file, "incomplete", "duplicate"): named after its folder, ``error`` says why."""
         return cls(
-            model=model_of_folder(folder), status=status, error=_first_line(error), folder=folder
+            model=model_of_folder(folder), status=status, error=first_line(error), folder=folder
         )
 
     # -- files --------------------------------------------------------------------------------
@@ -216,7 +219,7 @@ class RunRecord:
         for name in (METRICS_FILE, FAILED_FILE):
             path = folder / name
             if path.is_file():
-                record = cls.from_json(_read_json(path), source=path, failed=name == FAILED_FILE)
+                record = cls.from_json(read_json(path), source=path, failed=name == FAILED_FILE)
                 break
         else:
             raise InputError(f"{folder}: não há {METRICS_FILE} nem {FAILED_FILE}")
@@ -248,7 +251,7 @@ class RunRecord:
             )
             if self.model_info:
                 values["model_info"] = self.model_info
-            return _plain(values)
+            return plain(values)
         for name in _OK_FIELDS:
             values[name] = getattr(self, name)
         values["data"] = dataclasses.asdict(self.data)
@@ -258,7 +261,7 @@ class RunRecord:
         if self.baseline is not None:
             baseline = dataclasses.asdict(self.baseline)
             values["baseline"] = {"class": baseline.pop("class_name"), **baseline}
-        return _plain(values)
+        return plain(values)
 
     @classmethod
     def from_json(
@@ -278,10 +281,10 @@ class RunRecord:
                 model=model,
                 status="failed",
                 model_info=dict(info) if isinstance(info, dict) else {},
-                error=_first_line(values.get("error") or "erro desconhecido"),
-                traceback=_text_or_none(values.get("traceback")),
-                notebook=_text_or_none(values.get("notebook")),
-                date=_text_or_none(values.get("date")),
+                error=first_line(values.get("error") or "erro desconhecido"),
+                traceback=text_or_none(values.get("traceback")),
+                notebook=text_or_none(values.get("notebook")),
+                date=text_or_none(values.get("date")),
             )
         metrics = values.get("metrics")
         if not isinstance(metrics, dict) or "miou" not in metrics:
@@ -289,36 +292,36 @@ class RunRecord:
                 f'{source}: falta o objeto "metrics" com "miou" (veja docs/results.md)'
             )
         try:
-            _check_metrics(metrics)
+            check_metrics(metrics)
             baseline = values.get("baseline")
             return cls(
                 model=model,
                 status="ok",
                 digest=values.get("digest"),
-                parameters=_mapping(values, "parameters"),
-                params=_optional(int, values.get("params")),
-                flops=_optional(int, values.get("flops")),
-                model_options=_mapping(values, "model_options"),
-                model_info=_mapping(values, "model_info"),
+                parameters=mapping(values, "parameters"),
+                params=optional(int, values.get("params")),
+                flops=optional(int, values.get("flops")),
+                model_options=mapping(values, "model_options"),
+                model_info=mapping(values, "model_info"),
                 precision=values.get("precision"),
-                context=_context(values.get("context")),
-                data=_dataclass(DataInfo, values.get("data")),
-                training=_dataclass(TrainingInfo, values.get("training")),
-                evaluation=_dataclass(EvaluationInfo, values.get("evaluation")),
+                context=check_context(values.get("context")),
+                data=fields_of(DataInfo, values.get("data")),
+                training=fields_of(TrainingInfo, values.get("training")),
+                evaluation=fields_of(EvaluationInfo, values.get("evaluation")),
                 metrics=metrics,
                 baseline=None
                 if not baseline
                 else Baseline(
                     class_name=str(baseline["class"]),
-                    miou=_optional(float, baseline.get("miou")),
-                    pixel_accuracy=_optional(float, baseline.get("pixel_accuracy")),
+                    miou=optional(float, baseline.get("miou")),
+                    pixel_accuracy=optional(float, baseline.get("pixel_accuracy")),
                 ),
                 timing=_timing(values.get("timing")),
-                environment=_mapping(values, "environment"),
+                environment=mapping(values, "environment"),
                 schema=schema,
             )
         except (TypeError, ValueError, KeyError) as error:
-            raise InputError(f"{source}: registro malformado ({_first_line(str(error))})") from None
+            raise InputError(f"{source}: registro malformado ({first_line(str(error))})") from None
 
 
 _OK_FIELDS = (
@@ -333,58 +336,6 @@ _OK_FIELDS = (
     "metrics",
     "environment",
 )
-
-
-def _dataclass(kind, values: dict | None):
-    """``kind(**values)`` for the fields it knows (a field of another version is ignored),
-    converted to the field's type: numbers, tuples for the (H, W) pairs, lists of text and
-    mappings of numbers. TypeError or ValueError for a value that is none of these."""
-    converters = {"float": _number, "int": int, "str": str, "bool": bool}
-    if values is not None and not isinstance(values, dict):
-        raise TypeError(f"{kind.__name__}: esperado um objeto, recebido {type(values).__name__}")
-    known = {}
-    for spec in dataclasses.fields(kind):
-        value = (values or {}).get(spec.name)
-        if value is None:
-            continue
-        base = str(spec.type).split("|")[0].strip()
-        if base.startswith("tuple"):
-            value = tuple(int(v) for v in _sequence(value, spec.name))
-            if len(value) != 2:
-                raise ValueError(f"{spec.name}: esperado (altura, largura), recebido {value}")
-        elif base.startswith("list"):
-            value = [str(v) for v in _sequence(value, spec.name)]
-        elif base.startswith("dict"):
-            if not isinstance(value, dict):
-                raise TypeError(f"{spec.name}: esperado um objeto, recebido {value!r}")
-            value = {str(k): None if v is None else _number(v) for k, v in value.items()}
-        elif base in converters:
-            value = converters[base](value)
-        known[spec.name] = value
-    return kind(**known)
-
-
-def _mapping(values: dict, name: str) -> dict[str, Any]:
-    """``values[name]``, a JSON object (empty when absent); TypeError for anything else."""
-    value = values.get(name)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise TypeError(f"{name}: esperado um objeto, recebido {value!r}"[:200])
-    return dict(value)
-
-
-def _sequence(value, name: str) -> list:
-    if not isinstance(value, (list, tuple)):
-        raise TypeError(f"{name}: esperada uma lista, recebido {value!r}")
-    return list(value)
-
-
-def _number(value) -> float:
-    """A JSON number as a float; TypeError for text, booleans and the rest."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"esperado um número, recebido {value!r}")
-    return float(value)
 
 
 def _model_name(value, source) -> str:
@@ -407,47 +358,9 @@ def _model_name(value, source) -> str:
     return value
 
 
-_SCORES = ("miou", "category_miou", "iiou", "category_iiou", "pixel_accuracy", "mean_accuracy")
-_SCORE_MAPS = ("iou", "instance_iou", "category_iou", "category_instance_iou")
-
-
-def _check_metrics(metrics: dict) -> None:
-    """ValueError or TypeError unless the scores are fractions in [0, 1] or null (mIoU a
-    number), the per-class scores mappings of them and the confusion matrix 19 x 20 counts."""
-
-    def fraction(name, value, required=False):
-        if value is None and not required:
-            return
-        number = _number(value)
-        if not -1e-9 <= number <= 1.0 + 1e-9:  # NaN fails too; rounding may pass 1 by an ulp
-            raise ValueError(f"metrics.{name} = {value!r}: esperada uma fração entre 0 e 1")
-
-    fraction("miou", metrics.get("miou"), required=True)
-    for name in (*_SCORES[1:], "fw_iou"):
-        fraction(name, metrics.get(name))
-    for name in _SCORE_MAPS:
-        values = metrics.get(name)
-        if values is None:
-            continue
-        if not isinstance(values, dict):
-            raise TypeError(f"metrics.{name}: esperado um objeto, recebido {values!r}"[:200])
-        for key, value in values.items():
-            fraction(f"{name}.{key}", value)
-    count = metrics.get("num_images")
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
-        raise TypeError(f"metrics.num_images: esperado um inteiro, recebido {count!r}")
-    matrix = metrics.get("confusion_matrix")
-    if matrix is not None:
-        array = np.asarray(matrix, dtype=object)
-        if array.shape != (19, 20) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in array.flat
-        ):
-            raise ValueError("metrics.confusion_matrix: esperadas 19 x 20 contagens")
-
-
 def _timing(values: dict | None) -> Timing:
     """The timing, every value a finite number, zero or more; the speeds more than zero."""
-    timing = _dataclass(Timing, values)
+    timing = fields_of(Timing, values)
     for name, value in dataclasses.asdict(timing).items():
         if value is None:
             continue
@@ -458,74 +371,6 @@ def _timing(values: dict | None) -> Timing:
     if timing.forward_ms_median is not None and timing.forward_repeats is None:
         timing.forward_repeats = LEGACY_FORWARD_REPEATS
     return timing
-
-
-def _context(values: dict | None) -> dict[str, Any]:
-    """The model's context record (urbanseg.models.context_of), its sizes checked."""
-    if values is None:
-        return {}
-    if not isinstance(values, dict):
-        raise TypeError(f"context: esperado um objeto, recebido {values!r}"[:200])
-    feature_map = values.get("feature_map")
-    if feature_map is not None and (
-        not isinstance(feature_map, list)
-        or len(feature_map) != 2
-        or not all(isinstance(v, int) and v > 0 for v in feature_map)
-    ):
-        raise ValueError(
-            f"context.feature_map: esperado [altura, largura], recebido {feature_map!r}"
-        )
-    for name in ("rates", "bins"):
-        sizes = values.get(name)
-        if sizes is not None and (
-            not isinstance(sizes, list) or not all(isinstance(v, int) for v in sizes)
-        ):
-            raise ValueError(f"context.{name}: esperada uma lista de inteiros, recebido {sizes!r}")
-    return dict(values)
-
-
-def _text_or_none(value) -> str | None:
-    return None if value is None else str(value)
-
-
-def _optional(convert, value):
-    return None if value is None else convert(value)
-
-
-def _plain(value):
-    """JSON-ready: numpy scalars and arrays as Python values, NaN as null, paths as text."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(item) for item in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return None if math.isnan(value) or math.isinf(value) else float(value)
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def _first_line(text: str) -> str:
-    lines = str(text).strip().splitlines()
-    return lines[0] if lines else "erro desconhecido"
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path}: JSON malformado ({error.msg} na linha {error.lineno})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: não é texto UTF-8") from None
-    except OSError as error:
-        raise InputError(f"{path}: não pode ser lido ({error.strerror})") from None
-    if not isinstance(value, dict):
-        raise InputError(f"{path}: esperado um objeto JSON, recebido {type(value).__name__}")
-    return value
 
 
 def read_history(path: str | Path) -> pd.DataFrame | None:
@@ -544,115 +389,9 @@ def read_history(path: str | Path) -> pd.DataFrame | None:
     return history.sort_values("epoch").reset_index(drop=True)
 
 
-def has_record(folder: Path) -> bool:
-    return (folder / METRICS_FILE).is_file() or (folder / FAILED_FILE).is_file()
-
-
-def run_folder(results_dir: str | Path, model: str, seed: int) -> Path:
-    """Where one run of ``model`` with ``seed`` lives: ``results/<model>/seed-<k>/``."""
-    return Path(results_dir) / model / f"seed-{seed}"
-
-
 def model_of_folder(folder: Path) -> str:
     """The model a run folder belongs to by its place: ``<model>/seed-<k>/`` or ``<model>/``."""
     return (folder.parent if folder.name.startswith("seed-") else folder).name
-
-
-def run_folders(results_dir: str | Path, *, incomplete: bool = False) -> list[Path]:
-    """Every folder of ``results_dir`` that holds a run record: ``<model>/seed-<k>/``, and
-    ``<model>/`` itself for results written before seeds existed. With ``incomplete``, also the
-    run folders that hold none (a run interrupted or in progress): each ``seed-<k>/``, or the
-    model folder when it has no seed folder. Hidden folders (staging) are never runs."""
-    results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        raise InputError(f"{results_dir}: pasta de resultados não encontrada")
-    found = []
-    for model in sorted(results_dir.iterdir()):
-        if not model.is_dir() or model.name.startswith("."):
-            continue
-        seeds = sorted(
-            (f for f in model.glob("seed-*") if f.is_dir()), key=lambda f: (len(f.name), f.name)
-        )
-        if has_record(model) or (incomplete and not seeds):
-            found.append(model)
-        found += [f for f in seeds if incomplete or has_record(f)]
-        if not has_record(model) and not any(has_record(f) for f in seeds) and not incomplete:
-            log.info(
-                "%s: sem registro de execução (%s ou %s), pulado", model, METRICS_FILE, FAILED_FILE
-            )
-    return found
-
-
-def load_records(results_dir: str | Path, *, tolerant: bool = False) -> list[RunRecord]:
-    """The record of every run in ``results_dir``, catalog order first, then by seed.
-
-    By default a malformed file raises InputError and folders holding neither metrics.json nor
-    failed.json are skipped. ``tolerant=True`` (the report and summary.csv) reads everything it
-    can and lists the rest: a file it cannot read is a failed run whose error names the file, a
-    run folder without a record is "incomplete", and a second folder holding the same model and
-    seed (a copy such as ``results/unet_backup/``) is a "duplicate" left out of every comparison.
-    """
-    if not tolerant:
-        records = [RunRecord.read(folder) for folder in run_folders(results_dir)]
-    else:
-        records = []
-        for folder in run_folders(results_dir, incomplete=True):
-            if not has_record(folder):
-                why = f"sem {METRICS_FILE} nem {FAILED_FILE}: execução interrompida ou em andamento"
-                log.warning("%s: %s", folder, why)
-                records.append(RunRecord.unread(folder, INCOMPLETE, f"{folder}: {why}"))
-                continue
-            try:
-                records.append(RunRecord.read(folder))
-            except InputError as error:  # one bad file must not hide every other run
-                log.warning("%s", error)
-                records.append(RunRecord.unread(folder, FAILED, str(error)))
-        _mark_duplicates(records, Path(results_dir))
-    return sorted(
-        records,
-        key=lambda r: (sort_key(r.model), r.seed if r.seed is not None else -1, str(r.folder)),
-    )
-
-
-def _mark_duplicates(records: list[RunRecord], results_dir: Path) -> None:
-    """Of several records of one model and seed, keep the one in the folder named after the model
-    (the runner's), else the first; mark the others "duplicate", naming the one kept."""
-    groups: dict[tuple, list[RunRecord]] = {}
-    for record in records:
-        if record.compared:
-            groups.setdefault((record.model, record.seed), []).append(record)
-    for (model, seed), group in groups.items():
-        if len(group) < 2:
-            continue
-        kept = min(group, key=lambda r: (model_of_folder(r.folder) != model, str(r.folder)))
-        for record in group:
-            if record is not kept:
-                run = model if seed is None else f"{model}, semente {seed}"
-                error = (
-                    f"{record.folder}: a mesma execução ({run}) que {kept.folder}; fica fora da "
-                    f"comparação (mova a cópia para fora de {results_dir})"
-                )
-                log.warning("%s", error)
-                record.status, record.error = DUPLICATE, error
-
-
-def find_run(path: str | Path) -> Path:
-    """The run folder a user means by ``path``: a run folder itself, or a model folder holding
-    exactly one run. InputError listing the runs when there are several."""
-    path = Path(path)
-    if has_record(path):
-        return path
-    seeds = sorted(f for f in path.glob("seed-*") if f.is_dir() and has_record(f))
-    if len(seeds) == 1:
-        return seeds[0]
-    if seeds:
-        names = ", ".join(f.name for f in seeds)
-        raise InputError(
-            f"{path}: {len(seeds)} execuções ({names}); indique uma, por exemplo {seeds[0]}"
-        )
-    raise InputError(
-        f"{path}: nenhuma execução aqui (sem {METRICS_FILE}; é a pasta de uma execução concluída?)"
-    )
 
 
 # --- Per-image confusion matrices ------------------------------------------------------------
@@ -708,43 +447,3 @@ def is_missing(value: Any) -> bool:
         return math.isnan(float(value))
     except (TypeError, ValueError):
         return False
-
-
-# --- Who made the study -----------------------------------------------------------------------
-
-IDENTITY_FIELDS = ("author", "group", "course")
-
-
-def study_identity(results_dir: Path, given: dict[str, str] | None = None) -> dict[str, str]:
-    """Who made the study: ``given`` (the command line's --author, --group, --course), then
-    ``results_dir/study.yaml`` (``author: ...``, ``group: ...``, ``course: ...``) for the rest.
-    InputError for a study.yaml that is not such a mapping."""
-    import yaml
-
-    found: dict[str, str] = {}
-    path = results_dir / "study.yaml"
-    if path.is_file():
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as error:
-            raise InputError(
-                f"{path}: não é um YAML válido ({str(error).splitlines()[0]})"
-            ) from None
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: não é texto UTF-8") from None
-        except OSError as error:
-            raise InputError(f"{path}: não pode ser lido ({error.strerror or error})") from None
-        # keys as text: `1: x` or `null: x` are keys YAML reads as a number or None
-        unknown = (
-            sorted({str(key) for key in loaded if key not in IDENTITY_FIELDS})
-            if isinstance(loaded, dict)
-            else []
-        )
-        if not isinstance(loaded, dict) or unknown:
-            raise InputError(
-                f"{path}: esperado um mapeamento de {', '.join(IDENTITY_FIELDS)}"
-                + (f"; desconhecidos: {', '.join(map(str, unknown))}" if unknown else "")
-            )
-        found = {key: str(value) for key, value in loaded.items() if value is not None}
-    found.update({key: value for key, value in (given or {}).items() if value})
-    return found

@@ -76,7 +76,8 @@ from .notebooks import (
     ensure_kernel,
     notebook_defaults,
 )
-from .records import FAILED_FILE, METRICS_FILE, RunRecord, run_folder
+from .records import FAILED_FILE, METRICS_FILE, RunRecord
+from .results_folder import run_folder
 
 logger = logging.getLogger(__name__)
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")

@@ -21,7 +21,8 @@ from .atomic import write_atomically
 from .catalog import sort_key
 from .errors import InputError
 from .labels import CLASS_NAMES
-from .records import DUPLICATE, FAILED, INCOMPLETE, PerImage, RunRecord, Timing, load_records
+from .records import DUPLICATE, FAILED, INCOMPLETE, PerImage, RunRecord, Timing
+from .results_folder import load_records
 from .statistics import ModelRuns, StudyStatistics, compare
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def runs_table(records: Sequence[RunRecord]) -> pd.DataFrame:
 
 
 def by_model(records: Sequence[RunRecord]) -> dict[str, list[RunRecord]]:
-    """The records of each model, catalog order first; a duplicate run (records.load_records)
+    """The records of each model, catalog order first; a duplicate run (results_folder.load_records)
     belongs to no model."""
     groups: dict[str, list[RunRecord]] = {}
     for record in sorted(records, key=lambda r: sort_key(r.model)):
@@ -146,7 +147,7 @@ def summary_table(
     """One row per model (columns SUMMARY_COLUMNS): the mIoU over seeds with its interval, the
     other scores' means and the timings' medians over the seeds that ran, the costs."""
     from .bundle import fingerprint
-    from .records import study_identity
+    from .results_folder import study_identity
 
     stats = stats if stats is not None else study_statistics(records)
     folders = [r.folder for r in records if r.folder is not None]

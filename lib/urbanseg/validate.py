@@ -73,7 +73,8 @@ def validate_notebook(path: str | Path, *, keep: str | Path | None = None) -> Va
 
 
 def _tiny_run(path: Path, folder: Path, result: Validation) -> None:
-    from .records import RunRecord, run_folder
+    from .records import RunRecord
+    from .results_folder import run_folder
     from .runner import run_models
     from .synth import generate
 

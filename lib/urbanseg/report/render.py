@@ -23,8 +23,8 @@ from ..atomic import write_atomically
 from ..catalog import CITYSCAPES
 from ..errors import InputError
 from ..i18n import LANGUAGES, duration, number, percent
-from ..records import load_records, study_identity
 from ..resources import templates_dir
+from ..results_folder import load_records, study_identity
 from ..summary import iou_table, write_summary
 from . import tables
 from .annex import export_notebooks
