@@ -15,13 +15,11 @@ urbanseg="$repo/.venv/bin/urbanseg"
 work="${2:-$(mktemp -d)}"
 mkdir -p "$work"
 start=$SECONDS
-if [ -n "${1:-}" ]; then
-    root="$(cd "$1" && pwd)"
-else
-    root="$work/cityscapes"
-    [ -d "$root" ] || "$urbanseg" synth "$root" --train 8 --val 2 --test 0 --size 1024x2048
+root="${1:-$work/cityscapes}"
+if [ -z "${1:-}" ] && [ ! -d "$root" ]; then
+    "$urbanseg" synth "$root" --train 8 --val 2 --test 0 --size 1024x2048
 fi
-"$urbanseg" check "$root"
+"$urbanseg" check "$root"  # a missing or broken tree stops here, with the reason (status 2)
 "$urbanseg" run -f paper --root "$root" --results "$work/results" --notebooks "$repo/notebooks" \
     -p iterations 4 -p crop_height 64 -p crop_width 128 -p batch_size 2 \
     -p backbone_weights None -p max_train_images 8 -p max_val_images 2
