@@ -3,6 +3,8 @@ what the run records (selection, per-image matrices, timings, input scale)."""
 
 from __future__ import annotations
 
+import logging
+
 import keras
 import numpy as np
 import pytest
@@ -356,3 +358,13 @@ def test_the_speed_measurement_is_bounded_in_time(monkeypatch, seconds_per_pass,
     assert len(calls) == warmup + timed and speed["forward_repeats"] == timed
     assert speed["forward_ms_median"] == pytest.approx(1000 * seconds_per_pass)
     assert speed["inference_images_per_second"] == pytest.approx(2 / seconds_per_pass)
+
+
+def test_a_size_beyond_the_images_is_warned_about(tiny_tree, tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="urbanseg.experiment")
+    a_run(tiny_tree, tmp_path)  # 32x64: the images' own size
+    assert not caplog.records
+    a_run(tiny_tree, tmp_path, image_height=32, image_width=128)  # the width doubled
+    (warning,) = [record.getMessage() for record in caplog.records]
+    assert warning.startswith("image_height x image_width = 32x128 é maior que as imagens de ")
+    assert warning.endswith("(32x64): elas serão ampliadas, sem detalhe novo, a um custo maior")
