@@ -394,6 +394,6 @@ def test_the_bar_says_what_follows_training(tmp_path, monkeypatch):
     report_stage("medindo a velocidade")
     found = read_progress(path)
     assert found["done"] == found["total"] == 4  # the step counts stay
-    assert _progress_text(found) == "época 1/1, perda 0.500, mIoU val 0.250, medindo a velocidade"
+    assert _progress_text(found) == "medindo a velocidade, época 1/1, perda 0.500, mIoU val 0.250"
     report_stage(None)
     assert _progress_text(read_progress(path)) == "época 1/1, perda 0.500, mIoU val 0.250"

@@ -102,15 +102,13 @@ def _read_progress_file(job: _Job) -> dict:
 
 
 def _progress_text(found: dict) -> str:
-    parts = []
+    parts = [found["stage"]] if found.get("stage") else []  # first: a narrow bar cuts the end
     if found.get("epochs"):
         parts.append(f"época {found.get('epoch', 0)}/{found['epochs']}")
     if found.get("loss") is not None:
         parts.append(f"perda {found['loss']:.3f}")
     if found.get("val_miou") is not None:
         parts.append(f"mIoU val {found['val_miou']:.3f}")
-    if found.get("stage"):
-        parts.append(found["stage"])
     return ", ".join(parts)
 
 
