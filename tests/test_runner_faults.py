@@ -7,6 +7,7 @@ is needed. The tests that execute a notebook carry the "slow" marker."""
 
 import errno
 import json
+import logging
 import os
 import signal
 import socket
@@ -104,6 +105,26 @@ def test_seeds_out_of_range_and_a_good_root_and_weights_file(project):
     finish_by_hand(project, **given)
     summary = run_models(["ok"], parameters=given, progress=False)
     assert [run.status for run in summary.runs] == ["skipped"]
+
+
+def test_a_size_beyond_the_images_is_warned_about_before_any_notebook(tiny_tree, caplog):
+    from urbanseg.synth import DEFAULT_SIZE, default_dataset_root
+
+    caplog.set_level(logging.WARNING, logger="urbanseg.runner")
+    configs = [  # tiny_tree's images are 32x64; the embedded set's DEFAULT_SIZE, 256x512
+        RunConfig.from_dict({"data_root": str(tiny_tree), "image_height": 32, "image_width": 64}),
+        RunConfig.from_dict({"data_root": str(tiny_tree), "image_height": 64, "image_width": 64}),
+        RunConfig.from_dict({"image_height": DEFAULT_SIZE[0], "image_width": DEFAULT_SIZE[1]}),
+        RunConfig.from_dict({"image_height": 1024, "image_width": 2048}),  # the papers' size
+    ]
+    runner._check_inputs(configs, remote=False)
+    assert [record.getMessage() for record in caplog.records] == [
+        f"image_height x image_width = 64x64 é maior que as imagens de {tiny_tree} (32x64): "
+        "elas serão ampliadas, sem detalhe novo, a um custo maior",
+        f"image_height x image_width = 1024x2048 é maior que as imagens de "
+        f"{default_dataset_root()} (256x512): elas serão ampliadas, sem detalhe novo, a um "
+        "custo maior",
+    ]
 
 
 # --- Item 3: a run's outputs change together --------------------------------------------------

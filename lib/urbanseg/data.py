@@ -338,6 +338,17 @@ def resize(array: np.ndarray, size: tuple[int, int], *, nearest: bool = False) -
     return np.asarray(resized).astype(array.dtype)
 
 
+def upscaling_warning(size: tuple[int, int], original: tuple[int, int], root) -> str | None:
+    """The warning for a run whose ``size`` (H, W) exceeds the images' own ``original``: they
+    would be enlarged, costing more with nothing new to learn from. None when it does not."""
+    if size[0] <= original[0] and size[1] <= original[1]:
+        return None
+    return (
+        f"image_height x image_width = {size[0]}x{size[1]} é maior que as imagens de {root} "
+        f"({original[0]}x{original[1]}): elas serão ampliadas, sem detalhe novo, a um custo maior"
+    )
+
+
 def load_pair(sample: Sample, size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """RGB uint8 image and uint8 train-id mask of a sample, resized to ``size`` (H, W) if given:
     bilinear for the image, nearest for the mask (a mask is never interpolated)."""

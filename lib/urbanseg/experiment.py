@@ -166,15 +166,9 @@ class Experiment:
             if self.holdout_samples
             else "",
         )
-        original = self.original_size()
-        if self.size[0] > original[0] or self.size[1] > original[1]:
-            log.warning(
-                "image_height x image_width = %dx%d é maior que as imagens de %s (%dx%d): "
-                "elas serão ampliadas, sem detalhe novo, a um custo maior",
-                *self.size,
-                self.root,
-                *original,
-            )
+        warning = data.upscaling_warning(self.size, self.original_size(), self.root)
+        if warning:
+            log.warning("%s", warning)
 
     # -- data ---------------------------------------------------------------------------------
 

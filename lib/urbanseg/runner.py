@@ -385,9 +385,13 @@ def _check_inputs(configs: list[RunConfig], *, remote: bool) -> None:
     Cityscapes tree with train and val images paired with their labels (``data.find_samples``,
     what the notebooks call), and every ``backbone_weights`` file exists. On a cluster
     (``remote``), a path that does not exist here may exist on the workers: a warning."""
-    from .data import find_samples, holdout_split
+    from PIL import Image
+
+    from .data import find_samples, holdout_split, upscaling_warning
+    from .synth import DEFAULT_SIZE, default_dataset_root
 
     roots: dict[str, bool] = {}  # root: whether some run selects on held-out cities
+    originals: dict[str | None, tuple[int, int]] = {None: DEFAULT_SIZE}  # root: images' (H, W)
     for config in configs:
         if config.data_root is not None:
             holdout = roots.get(config.data_root, False) or config.selection == "holdout"
@@ -403,6 +407,14 @@ def _check_inputs(configs: list[RunConfig], *, remote: bool) -> None:
         find_samples(path, "val")
         if holdout:
             holdout_split(train)
+        with Image.open(train[0].image) as image:  # the header only
+            originals[root] = (image.height, image.width)
+    sizes = dict.fromkeys((c.data_root, (c.image_height, c.image_width)) for c in configs)
+    for root, size in sizes:  # once each, in the runs' order
+        if root in originals:
+            warning = upscaling_warning(size, originals[root], root or default_dataset_root())
+            if warning:
+                logger.warning("%s", warning)
     weights = {c.backbone_weights for c in configs} - {None, "imagenet"}
     for name in sorted(weights):
         if Path(name).is_file():

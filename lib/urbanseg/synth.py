@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 SYNTH_VERSION = 2  # bumped when the default tree changes (v2: 128 train frames)
 MARKER = "urbanseg-synthetic.json"  # written at the root of every generated tree
 MIN_SIZE = (32, 64)  # height, width
+DEFAULT_SIZE = (256, 512)  # of the embedded default data set
 MAX_SIZE = (4096, 8192)  # four times Cityscapes' side; a frame then takes about 3 GB to render
 CITIES = {  # real Cityscapes cities, disjoint between splits as in the official split
     "train": (
@@ -878,7 +879,7 @@ def generate(
     train: int = 128,
     val: int = 24,
     test: int = 8,
-    size: tuple[int, int] = (256, 512),
+    size: tuple[int, int] = DEFAULT_SIZE,
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, int]:
