@@ -407,8 +407,11 @@ def _check_inputs(configs: list[RunConfig], *, remote: bool) -> None:
         find_samples(path, "val")
         if holdout:
             holdout_split(train)
-        with Image.open(train[0].image) as image:  # the header only
-            originals[root] = (image.height, image.width)
+        try:
+            with Image.open(train[0].image) as image:  # the header only
+                originals[root] = (image.height, image.width)
+        except OSError:  # not an image: the run's reader names it (urbanseg check finds it)
+            pass
     sizes = dict.fromkeys((c.data_root, (c.image_height, c.image_width)) for c in configs)
     for root, size in sizes:  # once each, in the runs' order
         if root in originals:
