@@ -388,3 +388,26 @@ def make_results(
             "ResourceExhaustedError: OOM when allocating tensor with shape [8,512,64,128]",
         )
     return results, data_root
+
+
+def tiny_experiment(tiny_tree: Path, tmp_path: Path, builder, results="results", **parameters):
+    """An Experiment named "mine" on the ``tiny_tree`` fixture (32x64, 2 epochs of batch 2), its
+    model built by ``builder``; ``parameters`` override the run's."""
+    from urbanseg.config import RunConfig
+    from urbanseg.experiment import Experiment
+
+    config = RunConfig.from_dict(
+        {
+            "data_root": str(tiny_tree),
+            "image_height": 32,
+            "image_width": 64,
+            "epochs": 2,
+            "batch_size": 2,
+            "results_dir": str(tmp_path / results),
+            **parameters,
+        }
+    )
+    info = {"display_name": "Mine", "description": "A test model."}
+    run = Experiment("mine", config, progress=False, model_info=info)
+    run.build_model(builder)
+    return run

@@ -8,6 +8,7 @@ import logging
 import keras
 import numpy as np
 import pytest
+from fakes import tiny_experiment
 from keras import layers
 
 from urbanseg import data, inference
@@ -26,25 +27,7 @@ def tiny_builder(num_classes=19, input_shape=(32, 64, 3), **_):
 
 
 def a_run(tiny_tree, tmp_path, **parameters) -> Experiment:
-    config = RunConfig.from_dict(
-        {
-            "data_root": str(tiny_tree),
-            "image_height": 32,
-            "image_width": 64,
-            "epochs": 2,
-            "batch_size": 2,
-            "results_dir": str(tmp_path / "results"),
-            **parameters,
-        }
-    )
-    run = Experiment(
-        "mine",
-        config,
-        progress=False,
-        model_info={"display_name": "Mine", "description": "A test model."},
-    )
-    run.build_model(tiny_builder)
-    return run
+    return tiny_experiment(tiny_tree, tmp_path, tiny_builder, **parameters)
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import logging
 import keras
 import numpy as np
 import pytest
+from fakes import tiny_experiment
 from keras import layers
 
 from urbanseg import data, experiment, pipeline, train
-from urbanseg.config import RunConfig
 from urbanseg.errors import InputError
 from urbanseg.experiment import Experiment
 from urbanseg.records import RunRecord
@@ -28,21 +28,9 @@ def dropout_builder(num_classes=19, input_shape=(32, 64, 3), **_):
 
 
 def a_run(tiny_tree, tmp_path, results="results", **parameters) -> Experiment:
-    config = RunConfig.from_dict(
-        {
-            "data_root": str(tiny_tree),
-            "image_height": 32,
-            "image_width": 64,
-            "epochs": 2,
-            "batch_size": 2,
-            "learning_rate": 0.01,
-            "results_dir": str(tmp_path / results),
-            **parameters,
-        }
+    return tiny_experiment(
+        tiny_tree, tmp_path, dropout_builder, results, **{"learning_rate": 0.01, **parameters}
     )
-    run = Experiment("mine", config, progress=False, model_info={"display_name": "Mine"})
-    run.build_model(dropout_builder)
-    return run
 
 
 class _Interrupt(keras.callbacks.Callback):
