@@ -108,16 +108,17 @@ def test_seeds_out_of_range_and_a_good_root_and_weights_file(project):
 
 
 def test_a_size_beyond_the_images_is_warned_about_before_any_notebook(tiny_tree, caplog):
+    from urbanseg.run_checks import check_inputs
     from urbanseg.synth import DEFAULT_SIZE, default_dataset_root
 
-    caplog.set_level(logging.WARNING, logger="urbanseg.runner")
+    caplog.set_level(logging.WARNING, logger="urbanseg.run_checks")
     configs = [  # tiny_tree's images are 32x64; the embedded set's DEFAULT_SIZE, 256x512
         RunConfig.from_dict({"data_root": str(tiny_tree), "image_height": 32, "image_width": 64}),
         RunConfig.from_dict({"data_root": str(tiny_tree), "image_height": 64, "image_width": 64}),
         RunConfig.from_dict({"image_height": DEFAULT_SIZE[0], "image_width": DEFAULT_SIZE[1]}),
         RunConfig.from_dict({"image_height": 1024, "image_width": 2048}),  # the papers' size
     ]
-    runner._check_inputs(configs, remote=False)
+    check_inputs(configs, remote=False)
     assert [record.getMessage() for record in caplog.records] == [
         f"image_height x image_width = 64x64 é maior que as imagens de {tiny_tree} (32x64): "
         "elas serão ampliadas, sem detalhe novo, a um custo maior",

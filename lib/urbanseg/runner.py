@@ -8,8 +8,8 @@ failures recorded while the other models carry on, a run's outputs replaced all 
 Every ``notebooks/*.ipynb`` whose name does not start with ``_`` is a model (urbanseg.notebooks).
 Before anything runs, the run's parameters and every selected notebook's ``parameters`` cell are
 checked with ``RunConfig.from_dict``, and so is what the notebooks will read: the data root (a
-Cityscapes tree with train and val) and a ``backbone_weights`` file. One ``urbanseg run`` at a
-time uses a results folder (a lock file in it names the holder).
+Cityscapes tree with train and val) and a ``backbone_weights`` file (urbanseg.run_checks). One
+``urbanseg run`` at a time uses a results folder (a lock file in it names the holder).
 
 Each run (model, seed) is built in a staging folder beside its own, ``results/<model>/
 .seed-<k>.staging-<key>/``, which the notebook gets as its ``results_dir``: the key is the
@@ -36,8 +36,8 @@ as failed.
 
 What runs inside each worker process (papermill, the executed notebook, the records it stamps)
 is urbanseg.worker; what the terminal shows is urbanseg.console. (Past 400 lines on purpose:
-planning, input checks, skipping, the lock, the worker processes and the staging swap all turn
-around the same ``_Job`` and its folders.)
+planning, skipping, the lock, the worker processes and the staging swap all turn around the
+same ``_Job`` and its folders.)
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ from .notebooks import (
 )
 from .records import FAILED_FILE, METRICS_FILE, RunRecord
 from .results_folder import run_folder
+from .run_checks import check_inputs, check_results_dir, check_seeds
 
 logger = logging.getLogger(__name__)
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
@@ -279,9 +280,9 @@ def run_models(
             f"modelo(s) desconhecido(s) {', '.join(unknown)}; notebooks em {notebooks_dir}: "
             f"{', '.join(notebooks) or 'nenhum'}"
         )
-    _check_results_dir(config.results_dir, notebooks_dir)
+    check_results_dir(config.results_dir, notebooks_dir)
 
-    seed_list = _check_seeds(seeds) if seeds is not None else None
+    seed_list = check_seeds(seeds) if seeds is not None else None
     cwd = Path.cwd()
     planned, configs = [], []
     for model in selected:
@@ -310,7 +311,7 @@ def run_models(
                     code_digest=code,
                 )
             )
-    _check_inputs(configs, remote=cluster is not None)
+    check_inputs(configs, remote=cluster is not None)
 
     with _results_lock(Path(config.results_dir)), _sigterm_as_interrupt():
         outcomes: dict[tuple[str, int], ModelRun] = {}
@@ -353,82 +354,6 @@ def run_models(
         console = RunConsole(len(pending), progress=progress, verbose=verbose, slots=workers)
         outcomes.update(_execute_all(pending, workers, console))
     return RunSummary([outcomes[(job.model, job.seed)] for job in planned])
-
-
-def _check_results_dir(results_dir: str, notebooks_dir: Path) -> None:
-    """InputError for a results folder inside the project's code (``-p results_dir notebooks``
-    would write runs among the notebooks)."""
-    from . import resources
-
-    target = Path(results_dir).expanduser().resolve()
-    code = [notebooks_dir, Path("notebooks"), Path("lib"), Path("templates")]
-    code.append(Path(__file__).parent)  # the package itself
-    for shipped in (resources.notebooks_dir, resources.templates_dir):
-        with contextlib.suppress(InputError):
-            code.append(shipped())
-    here = Path.cwd().resolve()
-    for folder in code:
-        if not folder.is_dir():
-            continue
-        folder = folder.resolve()
-        if folder == here or folder in here.parents:  # notebooks in the working folder itself
-            continue
-        if target == folder or folder in target.parents:
-            raise InputError(
-                f"results_dir={results_dir!r}: fica dentro de {folder} (código do projeto); "
-                "escolha outra pasta, ex.: results"
-            )
-
-
-def _check_inputs(configs: list[RunConfig], *, remote: bool) -> None:
-    """What the notebooks will read, checked before any of them starts: every data root is a
-    Cityscapes tree with train and val images paired with their labels (``data.find_samples``,
-    what the notebooks call), and every ``backbone_weights`` file exists. On a cluster
-    (``remote``), a path that does not exist here may exist on the workers: a warning."""
-    from PIL import Image
-
-    from .data import find_samples, holdout_split, upscaling_warning
-    from .synth import DEFAULT_SIZE, default_dataset_root
-
-    roots: dict[str, bool] = {}  # root: whether some run selects on held-out cities
-    originals: dict[str | None, tuple[int, int]] = {None: DEFAULT_SIZE}  # root: images' (H, W)
-    for config in configs:
-        if config.data_root is not None:
-            holdout = roots.get(config.data_root, False) or config.selection == "holdout"
-            roots[config.data_root] = holdout
-    for root, holdout in roots.items():
-        path = Path(root).expanduser()
-        if remote and not path.exists():
-            logger.warning(
-                "data_root %s não existe aqui: os workers do cluster precisam dela", root
-            )
-            continue
-        train = find_samples(path, "train")
-        find_samples(path, "val")
-        if holdout:
-            holdout_split(train)
-        try:
-            with Image.open(train[0].image) as image:  # the header only
-                originals[root] = (image.height, image.width)
-        except OSError:  # not an image: the run's reader names it (urbanseg check finds it)
-            pass
-    sizes = dict.fromkeys((c.data_root, (c.image_height, c.image_width)) for c in configs)
-    for root, size in sizes:  # once each, in the runs' order
-        if root in originals:
-            warning = upscaling_warning(size, originals[root], root or default_dataset_root())
-            if warning:
-                logger.warning("%s", warning)
-    weights = {c.backbone_weights for c in configs} - {None, "imagenet"}
-    for name in sorted(weights):
-        if Path(name).is_file():
-            continue
-        if remote and not Path(name).exists():
-            logger.warning("backbone_weights %s não existe aqui: os workers precisam dele", name)
-            continue
-        raise InputError(
-            f"backbone_weights={name!r}: arquivo de pesos não encontrado "
-            "(passe o caminho de um arquivo, 'imagenet' ou None)"
-        )
 
 
 @contextlib.contextmanager
@@ -475,20 +400,6 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _check_seeds(seeds: Iterable[int]) -> list[int]:
-    checked = []
-    for seed in seeds:
-        try:
-            checked.append(RunConfig.from_dict({"seed": seed}).seed)
-        except InputError as error:
-            number = re.fullmatch(r"-?\d+", str(seed).strip())
-            reason = str(error).split(": ", 1)[-1] if number else "esperado um número inteiro"
-            raise InputError(f"semente {seed!r}: {reason}") from None
-    if not checked:
-        raise InputError("--seeds: passe pelo menos uma semente, ex.: --seeds 0 1 2")
-    return list(dict.fromkeys(checked))
 
 
 # Worker processes of this process, so that an interruption stops them (urbanseg.cluster's
